@@ -1,0 +1,37 @@
+import { DynamicModule, Module, Type } from '@nestjs/common';
+import { ScheduleModule } from '@nestjs/schedule';
+import { AppConfigModule } from './config/app-config.module';
+import { GatewayModule } from './gateway/gateway.module';
+import { HealthModule } from './health/health.module';
+import { LoggingModule } from './logging/logging.module';
+import { ProvidersModule } from './providers/providers.module';
+import { ToolsModule } from './tools/tools.module';
+
+export interface AppModuleOptions {
+  /** Extension modules (tools, providers, health indicators) loaded beside ours. */
+  extensions?: Array<Type | DynamicModule>;
+}
+
+/**
+ * A dynamic module so that configuration is read and validated when the
+ * daemon is created, not when this file is imported.
+ */
+@Module({})
+export class AppModule {
+  static forRoot(options: AppModuleOptions = {}): DynamicModule {
+    return {
+      module: AppModule,
+      imports: [
+        AppConfigModule.forRoot(),
+        LoggingModule,
+        // The only ScheduleModule.forRoot(): each import would run every @Cron again.
+        ScheduleModule.forRoot(),
+        HealthModule,
+        ProvidersModule,
+        ToolsModule,
+        GatewayModule,
+        ...(options.extensions ?? []),
+      ],
+    };
+  }
+}

@@ -1,0 +1,110 @@
+import { registerAs } from '@nestjs/config';
+import { IsIn, IsInt, IsOptional, IsString, Matches, Min } from 'class-validator';
+import { EnvInt } from '../config/env.transforms';
+import { parseEnv } from '../config/validate-config';
+
+export const CONCURRENCY_PROFILES = {
+  dev: { global: 5, session: 2, GLM: 2, KIMI: 3 },
+  prod: { global: 24, session: 8, GLM: 4, KIMI: 6 },
+} as const;
+export type ConcurrencyProfile = keyof typeof CONCURRENCY_PROFILES;
+
+export class ConcurrencyEnv {
+  @IsIn(Object.keys(CONCURRENCY_PROFILES))
+  EXAI_CONCURRENCY_PROFILE: string = 'dev';
+
+  @EnvInt()
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  EXAI_WS_GLOBAL_MAX_INFLIGHT?: number;
+
+  @EnvInt()
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  EXAI_WS_SESSION_MAX_INFLIGHT?: number;
+
+  @EnvInt()
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  EXAI_WS_GLM_MAX_INFLIGHT?: number;
+
+  @EnvInt()
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  EXAI_WS_KIMI_MAX_INFLIGHT?: number;
+
+  @EnvInt()
+  @IsInt()
+  @Min(0)
+  EXAI_WS_QUEUE_TIMEOUT_SECS = 30;
+
+  @EnvInt()
+  @IsInt()
+  @Min(0)
+  EXAI_WS_MAX_QUEUE = 1000;
+
+  @EnvInt()
+  @IsInt()
+  @Min(0)
+  EXAI_LEASE_GRACE_SECS = 5;
+
+  @EnvInt()
+  @IsInt()
+  @Min(1)
+  EXAI_LEAK_AUDIT_INTERVAL_SECS = 60;
+
+  @IsIn(['memory', 'redis'])
+  EXAI_CONCURRENCY_BACKEND: string = 'memory';
+
+  @IsString()
+  @Matches(/^rediss?:\/\/\S+$/, { message: 'must be a redis:// or rediss:// URL' })
+  REDIS_URL = 'redis://127.0.0.1:6379';
+
+  @EnvInt()
+  @IsInt()
+  @Min(1)
+  EXAI_LEASE_TTL_SECS = 30;
+}
+
+export interface ConcurrencyConfig {
+  profile: ConcurrencyProfile;
+  limits: { global: number; session: number; providers: Record<string, number> };
+  queueTimeoutMs: number;
+  maxQueue: number;
+  leaseGraceMs: number;
+  leakAuditIntervalSecs: number;
+  backend: 'memory' | 'redis';
+  redisUrl: string;
+  leaseTtlMs: number;
+}
+
+export function toConcurrencyConfig(env: ConcurrencyEnv): ConcurrencyConfig {
+  const profile = env.EXAI_CONCURRENCY_PROFILE as ConcurrencyProfile;
+  const base = CONCURRENCY_PROFILES[profile];
+  return {
+    profile,
+    limits: {
+      global: env.EXAI_WS_GLOBAL_MAX_INFLIGHT ?? base.global,
+      session: env.EXAI_WS_SESSION_MAX_INFLIGHT ?? base.session,
+      providers: {
+        GLM: env.EXAI_WS_GLM_MAX_INFLIGHT ?? base.GLM,
+        KIMI: env.EXAI_WS_KIMI_MAX_INFLIGHT ?? base.KIMI,
+      },
+    },
+    queueTimeoutMs: env.EXAI_WS_QUEUE_TIMEOUT_SECS * 1000,
+    maxQueue: env.EXAI_WS_MAX_QUEUE,
+    leaseGraceMs: env.EXAI_LEASE_GRACE_SECS * 1000,
+    leakAuditIntervalSecs: env.EXAI_LEAK_AUDIT_INTERVAL_SECS,
+    backend: env.EXAI_CONCURRENCY_BACKEND as 'memory' | 'redis',
+    redisUrl: env.REDIS_URL,
+    leaseTtlMs: env.EXAI_LEASE_TTL_SECS * 1000,
+  };
+}
+
+export const concurrencyConfig = registerAs('concurrency', (): ConcurrencyConfig =>
+  toConcurrencyConfig(parseEnv(ConcurrencyEnv, process.env)),
+);

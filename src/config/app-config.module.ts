@@ -1,0 +1,22 @@
+import { DynamicModule, Module } from '@nestjs/common';
+import { ConfigModule } from '@nestjs/config';
+import { ConcurrencyEnv, concurrencyConfig } from '../concurrency/concurrency.config';
+import { GatewayEnv, gatewayConfig } from '../gateway/gateway.config';
+import { LoggingEnv, loggingConfig } from '../logging/logging.config';
+import { ProvidersEnv, providersConfig } from '../providers/providers.config';
+import { RoutingEnv, routingConfig } from '../routing/routing.config';
+import { validateAll } from './validate-config';
+
+export const ENV_CLASSES = [GatewayEnv, ConcurrencyEnv, ProvidersEnv, RoutingEnv, LoggingEnv];
+
+@Module({})
+export class AppConfigModule {
+  static forRoot(): Promise<DynamicModule> {
+    return ConfigModule.forRoot({
+      isGlobal: true,
+      envFilePath: ['.env'],
+      load: [gatewayConfig, concurrencyConfig, providersConfig, routingConfig, loggingConfig],
+      validate: (env) => validateAll(ENV_CLASSES, env as Record<string, string | undefined>),
+    });
+  }
+}

@@ -1,0 +1,54 @@
+import { plainToInstance } from 'class-transformer';
+import { validateSync, ValidationError } from 'class-validator';
+
+export type EnvSource = Record<string, string | undefined>;
+export type EnvClass<T extends object> = new () => T;
+
+/** Raised at boot; its message names every bad key at once. */
+export class ConfigValidationError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n  - ${problems.join('\n  - ')}`);
+    this.name = 'ConfigValidationError';
+  }
+}
+
+function withoutEmpty(env: EnvSource): EnvSource {
+  // An empty value (`KEY=` in an env file) means "use the default", so it must
+  // not reach the number and boolean parsers as "".
+  const out: EnvSource = {};
+  for (const [k, v] of Object.entries(env)) {
+    if (v !== undefined && v !== '') out[k] = v;
+  }
+  return out;
+}
+
+function describe(errors: ValidationError[]): string[] {
+  return errors.map((e) => {
+    const shown = e.value === undefined ? 'unset' : JSON.stringify(e.value);
+    const why = Object.values(e.constraints ?? {}).join('; ');
+    return `${e.property}=${shown}: ${why}`;
+  });
+}
+
+function check<T extends object>(cls: EnvClass<T>, env: EnvSource): { value: T; problems: string[] } {
+  const value = plainToInstance(cls, withoutEmpty(env));
+  const errors = validateSync(value, { skipMissingProperties: false, forbidUnknownValues: false });
+  return { value, problems: describe(errors) };
+}
+
+/** Parses one namespace's variables, throwing with every bad key of that namespace. */
+export function parseEnv<T extends object>(cls: EnvClass<T>, env: EnvSource): T {
+  const { value, problems } = check(cls, env);
+  if (problems.length > 0) throw new ConfigValidationError(problems);
+  return value;
+}
+
+/**
+ * Validates every namespace together so that one boot failure lists all bad
+ * keys, not just the first namespace's.
+ */
+export function validateAll(classes: EnvClass<object>[], env: EnvSource): EnvSource {
+  const problems = classes.flatMap((cls) => check(cls, env).problems);
+  if (problems.length > 0) throw new ConfigValidationError(problems);
+  return env;
+}

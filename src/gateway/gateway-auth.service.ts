@@ -1,0 +1,56 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import type { ConfigType } from '@nestjs/config';
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { gatewayConfig } from './gateway.config';
+
+export type RotateOutcome = { ok: true } | { ok: false; error: 'missing_params' | 'unauthorized' };
+
+function digest(value: string): Buffer {
+  return createHash('sha256').update(value, 'utf8').digest();
+}
+
+/**
+ * Owns the shared token. Comparisons hash both sides first so that
+ * `timingSafeEqual` always sees equal lengths and the token's length leaks
+ * nothing either.
+ */
+@Injectable()
+export class GatewayAuthService {
+  private readonly logger = new Logger(GatewayAuthService.name);
+  private current: string;
+
+  constructor(@Inject(gatewayConfig.KEY) config: ConfigType<typeof gatewayConfig>) {
+    this.current = config.token;
+  }
+
+  get authEnabled(): boolean {
+    return this.current !== '';
+  }
+
+  /** True when auth is disabled or the presented token matches. */
+  accepts(presented: string | undefined): boolean {
+    if (!this.authEnabled) return true;
+    return this.matches(presented ?? '');
+  }
+
+  rotate(oldToken: string, newToken: string, fromLoopback: boolean): RotateOutcome {
+    if (!this.authEnabled) {
+      // Rotation would switch auth on; only a local operator may do that, and
+      // only by proving they know the current (empty) token.
+      if (newToken === '') return { ok: false, error: 'missing_params' };
+      if (oldToken !== '' || !fromLoopback) return { ok: false, error: 'unauthorized' };
+      this.current = newToken;
+      this.logger.warn('Token set by rotate_token: authentication is now enabled');
+      return { ok: true };
+    }
+    if (oldToken === '' || newToken === '') return { ok: false, error: 'missing_params' };
+    if (!this.matches(oldToken)) return { ok: false, error: 'unauthorized' };
+    this.current = newToken;
+    this.logger.log('Token rotated');
+    return { ok: true };
+  }
+
+  private matches(presented: string): boolean {
+    return timingSafeEqual(digest(presented), digest(this.current));
+  }
+}

@@ -1,0 +1,49 @@
+import { ArgumentsHost, Catch, Logger, WsExceptionFilter } from '@nestjs/common';
+import type { WebSocket } from 'ws';
+import type { CallToolErrorFrame } from './dto/server-frames';
+import { CallError, CallErrorCode, FrameError } from './gateway.errors';
+
+interface ErrorFrame {
+  op: 'error';
+  message: string;
+}
+
+/**
+ * The single place where errors become wire frames. platform-ws only emits
+ * exceptions locally on native sockets (nestjs/nest#9056), so this filter
+ * writes the frame to the socket itself.
+ */
+@Catch()
+export class GatewayExceptionFilter implements WsExceptionFilter {
+  private readonly logger = new Logger(GatewayExceptionFilter.name);
+
+  catch(exception: unknown, host: ArgumentsHost): void {
+    const ws = host.switchToWs();
+    const socket = ws.getClient<WebSocket>();
+    const frame = this.toFrame(exception, ws.getData<Record<string, unknown> | undefined>(), ws.getPattern());
+    if (socket.readyState === socket.OPEN) socket.send(JSON.stringify(frame));
+  }
+
+  toFrame(
+    exception: unknown,
+    data: Record<string, unknown> | undefined,
+    pattern: string,
+  ): ErrorFrame | CallToolErrorFrame {
+    if (exception instanceof FrameError) return { op: 'error', message: exception.wireMessage };
+    if (pattern !== 'call_tool') {
+      this.logger.error({ msg: `Unhandled error in ${pattern}`, err: exception });
+      return { op: 'error', message: 'internal_error' };
+    }
+    const requestId = typeof data?.request_id === 'string' ? data.request_id : '';
+    if (exception instanceof CallError) {
+      return {
+        op: 'call_tool_res',
+        request_id: requestId,
+        error: { code: exception.code, message: exception.message, ...exception.wireFields() },
+      };
+    }
+    const message = exception instanceof Error ? exception.message : String(exception);
+    this.logger.warn({ msg: 'Tool failed', request_id: requestId, err: exception });
+    return { op: 'call_tool_res', request_id: requestId, error: { code: CallErrorCode.EXEC_ERROR, message } };
+  }
+}

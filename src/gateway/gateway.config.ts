@@ -1,0 +1,139 @@
+import { registerAs } from '@nestjs/config';
+import { IsBoolean, IsInt, IsString, Matches, Max, Min } from 'class-validator';
+import { EnvBool, EnvInt, EnvList } from '../config/env.transforms';
+import { parseEnv } from '../config/validate-config';
+
+export class GatewayEnv {
+  @IsString()
+  @Matches(/^[^\s]+$/, { message: 'must be a host name or address' })
+  EXAI_WS_HOST = '127.0.0.1';
+
+  @EnvInt()
+  @IsInt()
+  @Min(0)
+  @Max(65535)
+  EXAI_WS_PORT = 8079;
+
+  @IsString()
+  EXAI_WS_TOKEN = '';
+
+  @EnvBool()
+  @IsBoolean()
+  EXAI_WS_ALLOW_INSECURE = false;
+
+  @EnvInt()
+  @IsInt()
+  @Min(1024)
+  EXAI_WS_MAX_BYTES = 33554432;
+
+  @EnvInt()
+  @IsInt()
+  @Min(1)
+  EXAI_WS_PING_INTERVAL = 45;
+
+  @EnvInt()
+  @IsInt()
+  @Min(1)
+  EXAI_WS_PING_TIMEOUT = 30;
+
+  @EnvInt()
+  @IsInt()
+  @Min(1)
+  EXAI_WS_MAX_CONNECTIONS = 1000;
+
+  @EnvInt()
+  @IsInt()
+  @Min(1)
+  EXAI_WS_MAX_CONNECTIONS_PER_IP = 64;
+
+  @EnvInt()
+  @IsInt()
+  @Min(1)
+  EXAI_WS_HELLO_TIMEOUT = 15;
+
+  @EnvInt()
+  @IsInt()
+  @Min(1)
+  EXAI_WS_RATE_LIMIT_PER_SEC = 50;
+
+  @EnvInt()
+  @IsInt()
+  @Min(0)
+  EXAI_WS_RESULT_TTL = 600;
+
+  @EnvInt()
+  @IsInt()
+  @Min(1)
+  EXAI_WS_RESULT_CACHE_MAX_ENTRIES = 1000;
+
+  @EnvList()
+  @IsString({ each: true })
+  EXAI_WS_DISABLE_COALESCE_FOR_TOOLS: string[] = [];
+
+  @EnvInt()
+  @IsInt()
+  @Min(1)
+  EXAI_WS_PROGRESS_INTERVAL_SECS = 8;
+
+  @EnvBool()
+  @IsBoolean()
+  EXAI_WS_COMPAT_TEXT = true;
+
+  @EnvInt()
+  @IsInt()
+  @Min(1)
+  EXAI_TOOL_TIMEOUT_SECS = 120;
+
+  @EnvInt()
+  @IsInt()
+  @Min(1)
+  EXAI_SHUTDOWN_TIMEOUT_SECS = 8;
+}
+
+export interface GatewayConfig {
+  host: string;
+  port: number;
+  token: string;
+  allowInsecure: boolean;
+  maxBytes: number;
+  pingIntervalMs: number;
+  pingTimeoutMs: number;
+  maxConnections: number;
+  maxConnectionsPerIp: number;
+  helloTimeoutMs: number;
+  rateLimitPerSec: number;
+  resultTtlMs: number;
+  resultCacheMaxEntries: number;
+  disableCoalesceFor: string[];
+  progressIntervalMs: number;
+  compatText: boolean;
+  toolTimeoutSecs: number;
+  shutdownTimeoutMs: number;
+}
+
+export function toGatewayConfig(env: GatewayEnv): GatewayConfig {
+  return {
+    host: env.EXAI_WS_HOST,
+    port: env.EXAI_WS_PORT,
+    token: env.EXAI_WS_TOKEN,
+    allowInsecure: env.EXAI_WS_ALLOW_INSECURE,
+    maxBytes: env.EXAI_WS_MAX_BYTES,
+    pingIntervalMs: env.EXAI_WS_PING_INTERVAL * 1000,
+    pingTimeoutMs: env.EXAI_WS_PING_TIMEOUT * 1000,
+    maxConnections: env.EXAI_WS_MAX_CONNECTIONS,
+    maxConnectionsPerIp: env.EXAI_WS_MAX_CONNECTIONS_PER_IP,
+    helloTimeoutMs: env.EXAI_WS_HELLO_TIMEOUT * 1000,
+    rateLimitPerSec: env.EXAI_WS_RATE_LIMIT_PER_SEC,
+    resultTtlMs: env.EXAI_WS_RESULT_TTL * 1000,
+    resultCacheMaxEntries: env.EXAI_WS_RESULT_CACHE_MAX_ENTRIES,
+    disableCoalesceFor: env.EXAI_WS_DISABLE_COALESCE_FOR_TOOLS,
+    progressIntervalMs: env.EXAI_WS_PROGRESS_INTERVAL_SECS * 1000,
+    compatText: env.EXAI_WS_COMPAT_TEXT,
+    toolTimeoutSecs: env.EXAI_TOOL_TIMEOUT_SECS,
+    shutdownTimeoutMs: env.EXAI_SHUTDOWN_TIMEOUT_SECS * 1000,
+  };
+}
+
+export const gatewayConfig = registerAs('gateway', (): GatewayConfig =>
+  toGatewayConfig(parseEnv(GatewayEnv, process.env)),
+);

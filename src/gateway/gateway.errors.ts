@@ -1,0 +1,94 @@
+/** Error codes of a failed `call_tool_res` (protocol.md, "Error codes"). */
+export enum CallErrorCode {
+  TOOL_NOT_FOUND = 'TOOL_NOT_FOUND',
+  INVALID_ARGUMENTS = 'INVALID_ARGUMENTS',
+  OVER_CAPACITY = 'OVER_CAPACITY',
+  TIMEOUT = 'TIMEOUT',
+  CANCELLED = 'CANCELLED',
+  PROVIDER_ERROR = 'PROVIDER_ERROR',
+  PROVIDER_UNAVAILABLE = 'PROVIDER_UNAVAILABLE',
+  EXEC_ERROR = 'EXEC_ERROR',
+  SHUTTING_DOWN = 'SHUTTING_DOWN',
+}
+
+/**
+ * Base of every error that ends a call. The gateway exception filter is the
+ * only place that turns it into a wire frame.
+ */
+export abstract class CallError extends Error {
+  protected constructor(
+    readonly code: CallErrorCode,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+
+  /** Extra fields placed next to `code` and `message` in the wire error. */
+  wireFields(): Record<string, unknown> {
+    return {};
+  }
+}
+
+export class CallTimeoutError extends CallError {
+  constructor(readonly limitSecs: number) {
+    super(CallErrorCode.TIMEOUT, `call_tool exceeded ${limitSecs}s`);
+  }
+}
+
+export class CallCancelledError extends CallError {
+  constructor(reason = 'Cancelled by client') {
+    super(CallErrorCode.CANCELLED, reason);
+  }
+}
+
+export class ShuttingDownError extends CallError {
+  constructor() {
+    super(CallErrorCode.SHUTTING_DOWN, 'Daemon is shutting down; retry against a running daemon');
+  }
+}
+
+export class ToolExecutionError extends CallError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(CallErrorCode.EXEC_ERROR, message, options);
+  }
+}
+
+/** A frame that is answered with `{"op":"error","message"}` instead of a call result. */
+export class FrameError extends Error {
+  constructor(readonly wireMessage: string) {
+    super(wireMessage);
+    this.name = 'FrameError';
+  }
+}
+
+export class InvalidJsonError extends FrameError {
+  constructor() {
+    super('invalid_json');
+  }
+}
+
+export class InvalidMessageError extends FrameError {
+  constructor(readonly detail: string) {
+    super(`invalid_message: ${detail}`);
+  }
+}
+
+export class UnknownOpError extends FrameError {
+  constructor(op: string) {
+    super(`Unknown op: ${op}`);
+  }
+}
+
+export class UnknownRequestError extends FrameError {
+  constructor(requestId: string) {
+    super(`unknown_request: ${requestId}`);
+  }
+}
+
+export class RateLimitedError extends FrameError {
+  constructor(retryAfterSecs: number) {
+    super(`rate_limit_exceeded: retry after ${retryAfterSecs}s`);
+  }
+}

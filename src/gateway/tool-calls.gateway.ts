@@ -1,0 +1,115 @@
+import { Logger, UseFilters, UseInterceptors } from '@nestjs/common';
+import {
+  ConnectedSocket,
+  MessageBody,
+  OnGatewayConnection,
+  OnGatewayDisconnect,
+  SubscribeMessage,
+  WebSocketGateway,
+} from '@nestjs/websockets';
+import type { IncomingMessage } from 'node:http';
+import type { Observable } from 'rxjs';
+import type { WebSocket } from 'ws';
+import { ToolRegistryService, ToolListing } from '../tools/tool-registry.service';
+import { ConnectionsService } from './connections.service';
+import type {
+  CallToolFrame,
+  CancelFrame,
+  InvalidFramePayload,
+  ListToolsFrame,
+  RotateTokenFrame,
+  UnknownOpPayload,
+} from './dto/client-frames';
+import { GatewayAuthService } from './gateway-auth.service';
+import { GatewayExceptionFilter } from './gateway-exception.filter';
+import { GatewayStatusService } from './gateway-status.service';
+import { INVALID_FRAME_EVENT, RATE_LIMITED_EVENT, UNKNOWN_OP_EVENT } from './gateway.constants';
+import { InvalidJsonError, InvalidMessageError, RateLimitedError, UnknownOpError } from './gateway.errors';
+import { HandshakeService } from './handshake.service';
+import { ToolCallInterceptor } from './tool-call.interceptor';
+import { ToolCallsService } from './tool-calls.service';
+import type { ExecutionEvent } from './tool-execution';
+
+/**
+ * The EXAI protocol's handlers. Parsing, the hello and the rate limit happen
+ * in GatewayWsAdapter; each handler here only sees well-formed frames of a
+ * connection that completed its hello.
+ */
+@WebSocketGateway()
+@UseInterceptors(ToolCallInterceptor)
+@UseFilters(GatewayExceptionFilter)
+export class ToolCallsGateway implements OnGatewayConnection, OnGatewayDisconnect {
+  private readonly logger = new Logger(ToolCallsGateway.name);
+
+  constructor(
+    private readonly connections: ConnectionsService,
+    private readonly handshake: HandshakeService,
+    private readonly auth: GatewayAuthService,
+    private readonly tools: ToolRegistryService,
+    private readonly calls: ToolCallsService,
+    private readonly status: GatewayStatusService,
+  ) {}
+
+  handleConnection(socket: WebSocket, request?: IncomingMessage): void {
+    this.connections.open(socket, request, (conn) => this.handshake.onHelloTimeout(conn));
+  }
+
+  handleDisconnect(socket: WebSocket): void {
+    const conn = this.connections.close(socket);
+    if (conn?.sessionId) {
+      this.logger.log({ msg: 'Client disconnected', session_id: conn.sessionId, connection_id: conn.id });
+    }
+  }
+
+  @SubscribeMessage('hello')
+  repeatedHello(): never {
+    throw new InvalidMessageError('hello already completed on this connection');
+  }
+
+  @SubscribeMessage('list_tools')
+  listTools(@MessageBody() frame: ListToolsFrame): { op: 'list_tools_res'; tools: ToolListing[]; request_id?: string } {
+    const reply: { op: 'list_tools_res'; tools: ToolListing[]; request_id?: string } = {
+      op: 'list_tools_res',
+      tools: this.tools.list(),
+    };
+    if (frame.request_id !== undefined) reply.request_id = frame.request_id;
+    return reply;
+  }
+
+  /** Runs the tool; the interceptor has already planned the call and wraps this run. */
+  @SubscribeMessage('call_tool')
+  callTool(@MessageBody() frame: CallToolFrame): Observable<ExecutionEvent> {
+    return this.calls.execute(frame);
+  }
+
+  @SubscribeMessage('cancel')
+  cancel(@ConnectedSocket() socket: WebSocket, @MessageBody() frame: CancelFrame): void {
+    this.calls.cancel(socket, frame.request_id);
+  }
+
+  @SubscribeMessage('health')
+  health(): Promise<{ op: 'health_res'; ok: true; health: Record<string, unknown> }> {
+    return this.status.healthFrame();
+  }
+
+  @SubscribeMessage('rotate_token')
+  rotateToken(@ConnectedSocket() socket: WebSocket, @MessageBody() frame: RotateTokenFrame): Record<string, unknown> {
+    const loopback = this.connections.get(socket)?.isLoopback ?? false;
+    return { op: 'rotate_token_res', ...this.auth.rotate(frame.old, frame.new, loopback) };
+  }
+
+  @SubscribeMessage(INVALID_FRAME_EVENT)
+  invalidFrame(@MessageBody() payload: InvalidFramePayload): never {
+    throw payload.reason === 'invalid_json' ? new InvalidJsonError() : new InvalidMessageError(payload.detail);
+  }
+
+  @SubscribeMessage(UNKNOWN_OP_EVENT)
+  unknownOp(@MessageBody() payload: UnknownOpPayload): never {
+    throw new UnknownOpError(payload.op);
+  }
+
+  @SubscribeMessage(RATE_LIMITED_EVENT)
+  rateLimited(@MessageBody() payload: { retryAfterSecs: number }): never {
+    throw new RateLimitedError(payload.retryAfterSecs);
+  }
+}

@@ -1,0 +1,304 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import type { ConfigType } from '@nestjs/config';
+import { createHash, randomUUID } from 'node:crypto';
+import { defer, EMPTY, from, Observable, ReplaySubject, share, Subscription } from 'rxjs';
+import { filter, map, tap } from 'rxjs/operators';
+import type { WebSocket } from 'ws';
+import { stableJson } from '../common/stable-json';
+import { ToolRegistryService, RegisteredTool } from '../tools/tool-registry.service';
+import type { ProgressLevel, ToolOutput, ToolResult } from '../tools/tool.types';
+import type { ClientConnection } from './client-connection';
+import { ConnectionsService } from './connections.service';
+import type { CallToolFrame } from './dto/client-frames';
+import { CallFrame, CallToolResultFrame, epochSeconds, TextOutput } from './dto/server-frames';
+import { CallCancelledError, InvalidMessageError, UnknownRequestError } from './gateway.errors';
+import { gatewayConfig } from './gateway.config';
+import { ResultCacheService } from './result-cache.service';
+import { CallParticipant, ExecutionEvent, ToolExecution } from './tool-execution';
+
+/** What to do with an incoming `call_tool`, decided before any slot is taken. */
+export type CallPlan =
+  | { kind: 'immediate'; frame: CallToolResultFrame }
+  | { kind: 'join'; execution: ToolExecution; participant: ParticipantSeed }
+  | { kind: 'run'; execution: ToolExecution; participant: ParticipantSeed };
+
+interface ParticipantSeed {
+  requestId: string;
+  replayable: boolean;
+  conn: ClientConnection;
+  sessionId: string;
+  toolName: string;
+}
+
+@Injectable()
+export class ToolCallsService {
+  private readonly logger = new Logger(ToolCallsService.name);
+  /** In-flight executions by call key, for coalescing identical calls. */
+  private readonly byKey = new Map<string, ToolExecution>();
+  private readonly executions = new Set<ToolExecution>();
+  /** Live participants by session, then request id, for `cancel` and in-flight duplicates. */
+  private readonly bySession = new Map<string, Map<string, CallParticipant>>();
+  /** Hands the execution from the interceptor to the handler of the same frame. */
+  private readonly byFrame = new WeakMap<object, ToolExecution>();
+
+  constructor(
+    @Inject(gatewayConfig.KEY) private readonly config: ConfigType<typeof gatewayConfig>,
+    private readonly registry: ToolRegistryService,
+    private readonly connections: ConnectionsService,
+    private readonly results: ResultCacheService,
+  ) {}
+
+  /**
+   * Steps 1–6 of the call lifecycle: name, arguments, replay, result cache and
+   * coalescing. Throws the typed error that ends the call before it starts.
+   */
+  plan(socket: WebSocket, frame: CallToolFrame): CallPlan {
+    const conn = this.connections.get(socket);
+    if (!conn?.sessionId) throw new InvalidMessageError('connection is not ready');
+    const replayable = frame.request_id !== undefined;
+    // Written back into the frame so the exception filter, which sees only the
+    // frame, answers with the same id the other frames carry.
+    frame.request_id ??= randomUUID();
+    const tool = this.registry.resolve(frame.name);
+    const args = this.registry.validateArguments(tool, frame.arguments ?? {});
+    const sessionId = conn.sessionId;
+    const seed: ParticipantSeed = {
+      requestId: frame.request_id,
+      replayable,
+      conn,
+      sessionId,
+      toolName: tool.name,
+    };
+
+    if (seed.replayable) {
+      const replay = this.results.replay(sessionId, seed.requestId);
+      if (replay) return { kind: 'immediate', frame: replay };
+      const running = this.bySession.get(sessionId)?.get(seed.requestId);
+      if (running) {
+        const execution = this.executionOf(running);
+        if (execution) return { kind: 'join', execution, participant: seed };
+      }
+    }
+
+    const callKey = this.coalescible(tool) ? this.callKey(tool, args) : undefined;
+    if (callKey) {
+      const outputs = this.results.cachedOutputs(callKey);
+      if (outputs) {
+        const hit: CallToolResultFrame = { ...this.resultFrame(seed.requestId, outputs), from_cache: true };
+        if (seed.replayable) this.results.storeReplay(sessionId, hit);
+        return { kind: 'immediate', frame: hit };
+      }
+      const running = this.byKey.get(callKey);
+      if (running) return { kind: 'join', execution: running, participant: seed };
+    }
+
+    const timeoutSecs = this.timeoutFor(tool, args);
+    const execution = new ToolExecution(tool, args, callKey, timeoutSecs, {
+      requestId: seed.requestId,
+      sessionId,
+      conn,
+    });
+    return { kind: 'run', execution, participant: seed };
+  }
+
+  /** Makes a planned execution joinable and lets the handler find it. */
+  register(execution: ToolExecution, frame: object, run$: Observable<ExecutionEvent>): void {
+    execution.events$ = run$.pipe(
+      tap((ev) => {
+        if (ev.kind !== 'result') return;
+        // Unregister before anyone sees the result, so no caller can join an
+        // execution that has nothing more to send.
+        this.unregister(execution);
+        if (execution.callKey) this.results.storeOutputs(execution.callKey, ev.outputs);
+      }),
+      // ReplaySubject(1): a participant that attaches between the result and
+      // the completion still receives the result. refCount reset: when the
+      // last participant leaves, the run is unsubscribed and so aborted.
+      share({
+        connector: () => new ReplaySubject(1),
+        resetOnError: false,
+        resetOnComplete: false,
+        resetOnRefCountZero: true,
+      }),
+    );
+    this.executions.add(execution);
+    if (execution.callKey) this.byKey.set(execution.callKey, execution);
+    this.byFrame.set(frame, execution);
+  }
+
+  unregister(execution: ToolExecution): void {
+    this.executions.delete(execution);
+    if (execution.callKey && this.byKey.get(execution.callKey) === execution) this.byKey.delete(execution.callKey);
+  }
+
+  /** The handler side: runs the tool of the execution planned for this frame. */
+  execute(frame: object): Observable<ExecutionEvent> {
+    const execution = this.byFrame.get(frame);
+    if (!execution) return EMPTY;
+    this.byFrame.delete(frame);
+    return new Observable<ExecutionEvent>((subscriber) => {
+      const { tool, args } = execution;
+      const ctx = {
+        requestId: execution.origin.requestId,
+        sessionId: execution.origin.sessionId,
+        signal: execution.abort.signal,
+        deadline: execution.deadline,
+        progress: (message: string, level: ProgressLevel = 'info') =>
+          subscriber.next({ kind: 'progress', message, level }),
+      };
+      const sub: Subscription = from(tool.handler.execute(args, ctx)).subscribe({
+        next: (result) => {
+          execution.settled = true;
+          subscriber.next({ kind: 'result', outputs: [this.toOutput(tool, result, execution.startedAt)] });
+          subscriber.complete();
+        },
+        error: (err: unknown) => {
+          execution.settled = true;
+          subscriber.error(err);
+        },
+      });
+      return () => sub.unsubscribe();
+    });
+  }
+
+  /**
+   * The frames one caller receives. Tool progress goes only to the caller that
+   * started the run; joiners get their own ack and the same result.
+   */
+  participate(execution: ToolExecution, seed: ParticipantSeed, joined: boolean): Observable<CallFrame> {
+    return defer(() => {
+      let cancelWith: (reason: Error) => void = () => undefined;
+      const participant: CallParticipant = { ...seed, joined, cancel: (reason) => cancelWith(reason) };
+      return new Observable<CallFrame>((subscriber) => {
+        cancelWith = (reason) => subscriber.error(reason);
+        this.track(participant);
+        execution.participants.add(participant);
+        const name = seed.toolName;
+        if (joined) {
+          subscriber.next({
+            op: 'call_tool_ack',
+            request_id: seed.requestId,
+            accepted: true,
+            timeout: execution.timeoutSecs,
+            name,
+            joined: execution.origin.requestId,
+          });
+        } else {
+          subscriber.next({ op: 'progress', request_id: seed.requestId, name, t: epochSeconds(), note: 'accepted' });
+        }
+        const heartbeat = setInterval(
+          () => subscriber.next({ op: 'progress', request_id: seed.requestId, name, t: epochSeconds() }),
+          this.config.progressIntervalMs,
+        );
+        const events = execution.events$
+          .pipe(
+            filter((ev) => !joined || ev.kind === 'result'),
+            map((ev) => this.frameFor(ev, participant)),
+          )
+          .subscribe(subscriber);
+        return () => {
+          clearInterval(heartbeat);
+          events.unsubscribe();
+          execution.participants.delete(participant);
+          this.untrack(participant);
+        };
+      });
+    });
+  }
+
+  /** The `cancel` op: ends that caller's call with CANCELLED. */
+  cancel(socket: WebSocket, requestId: string): void {
+    const conn = this.connections.get(socket);
+    const participant = conn?.sessionId ? this.bySession.get(conn.sessionId)?.get(requestId) : undefined;
+    if (!participant) throw new UnknownRequestError(requestId);
+    participant.cancel(new CallCancelledError());
+  }
+
+  /** Aborts every execution with `reason`; each caller gets the matching error frame. */
+  abortAll(reason: Error): number {
+    const all = [...this.executions];
+    for (const execution of all) execution.abort.abort(reason);
+    return all.length;
+  }
+
+  inFlight(): number {
+    return this.executions.size;
+  }
+
+  private frameFor(ev: ExecutionEvent, p: CallParticipant): CallFrame {
+    switch (ev.kind) {
+      case 'admitted':
+        return {
+          op: 'call_tool_ack',
+          request_id: p.requestId,
+          accepted: true,
+          timeout: ev.timeoutSecs,
+          name: p.toolName,
+        };
+      case 'progress':
+        return {
+          op: 'progress',
+          request_id: p.requestId,
+          name: p.toolName,
+          t: epochSeconds(),
+          message: ev.message,
+          level: ev.level,
+        };
+      case 'result': {
+        const frame = this.resultFrame(p.requestId, ev.outputs);
+        if (p.replayable) this.results.storeReplay(p.sessionId, frame);
+        return frame;
+      }
+    }
+  }
+
+  private resultFrame(requestId: string, outputs: TextOutput[]): CallToolResultFrame {
+    const frame: CallToolResultFrame = { op: 'call_tool_res', request_id: requestId, outputs };
+    if (this.config.compatText) frame.text = outputs.map((o) => o.text).join('\n\n');
+    return frame;
+  }
+
+  private toOutput(tool: RegisteredTool, result: ToolResult, startedAt: number): TextOutput {
+    const output: ToolOutput = {
+      status: 'success',
+      content: result.content,
+      content_type: result.contentType ?? 'text',
+      metadata: { tool: tool.name, ...(result.metadata ?? {}), duration_ms: Date.now() - startedAt },
+    };
+    return { type: 'text', text: JSON.stringify(output) };
+  }
+
+  private coalescible(tool: RegisteredTool): boolean {
+    return tool.options.cacheable !== false && !this.config.disableCoalesceFor.includes(tool.name);
+  }
+
+  private callKey(tool: RegisteredTool, args: Record<string, unknown>): string {
+    return createHash('sha256').update(tool.name).update('\0').update(stableJson(args)).digest('hex');
+  }
+
+  private timeoutFor(tool: RegisteredTool, args: Record<string, unknown>): number {
+    const t = tool.options.timeoutSecs;
+    const secs = typeof t === 'function' ? t(args) : (t ?? this.config.toolTimeoutSecs);
+    return Math.max(1, Math.ceil(secs));
+  }
+
+  private executionOf(p: CallParticipant): ToolExecution | undefined {
+    for (const e of this.executions) if (e.participants.has(p)) return e;
+    return undefined;
+  }
+
+  private track(p: CallParticipant): void {
+    let calls = this.bySession.get(p.sessionId);
+    if (!calls) {
+      calls = new Map();
+      this.bySession.set(p.sessionId, calls);
+    }
+    calls.set(p.requestId, p);
+  }
+
+  private untrack(p: CallParticipant): void {
+    const calls = this.bySession.get(p.sessionId);
+    if (calls?.get(p.requestId) === p) calls.delete(p.requestId);
+    if (calls?.size === 0) this.bySession.delete(p.sessionId);
+  }
+}

@@ -1,0 +1,26 @@
+import { Module } from '@nestjs/common';
+import type { ConfigType } from '@nestjs/config';
+import { LoggerModule } from 'nestjs-pino';
+import type { IncomingMessage } from 'node:http';
+import { loggingConfig } from './logging.config';
+import { REDACTED_PATHS } from './logging.constants';
+
+@Module({
+  imports: [
+    LoggerModule.forRootAsync({
+      imports: [],
+      providers: [],
+      inject: [loggingConfig.KEY],
+      useFactory: (config: ConfigType<typeof loggingConfig>) => ({
+        pinoHttp: {
+          level: config.level,
+          redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
+          transport: config.format === 'pretty' ? { target: 'pino-pretty', options: { singleLine: true } } : undefined,
+          // Status pages poll these; logging every poll buries the useful lines.
+          autoLogging: { ignore: (req: IncomingMessage) => /^\/(health|metrics|status)/.test(req.url ?? '') },
+        },
+      }),
+    }),
+  ],
+})
+export class LoggingModule {}

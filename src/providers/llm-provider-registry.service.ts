@@ -1,0 +1,27 @@
+import { Injectable, OnModuleInit } from '@nestjs/common';
+import { DiscoveryService } from '@nestjs/core';
+import { LlmProvider } from './llm-provider';
+
+/** Every `LlmProvider` subclass instance in the application, ours or an extension's. */
+@Injectable()
+export class LlmProviderRegistry implements OnModuleInit {
+  private providers: LlmProvider[] = [];
+
+  constructor(private readonly discovery: DiscoveryService) {}
+
+  onModuleInit(): void {
+    const found = new Set<LlmProvider>();
+    for (const wrapper of this.discovery.getProviders()) {
+      if (wrapper.instance instanceof LlmProvider) found.add(wrapper.instance);
+    }
+    this.providers = [...found].sort((a, b) => a.id.localeCompare(b.id));
+  }
+
+  all(): LlmProvider[] {
+    return this.providers;
+  }
+
+  get(id: string): LlmProvider | undefined {
+    return this.providers.find((p) => p.id === id);
+  }
+}

@@ -1,0 +1,105 @@
+import { Injectable, Logger, OnModuleInit } from '@nestjs/common';
+import { DiscoveryService } from '@nestjs/core';
+import Ajv, { ErrorObject, ValidateFunction } from 'ajv';
+import { ExaiTool } from './exai-tool.decorator';
+import type { ExaiToolHandler, ExaiToolOptions } from './tool.types';
+import { InvalidArgumentsError, InvalidToolDefinitionError, ToolNotFoundError } from './tools.errors';
+
+export interface RegisteredTool {
+  readonly name: string;
+  readonly options: ExaiToolOptions;
+  readonly handler: ExaiToolHandler;
+  readonly validate: ValidateFunction;
+}
+
+export interface ToolListing {
+  name: string;
+  description: string;
+  inputSchema: Record<string, unknown>;
+}
+
+// The old shim appends a transport suffix to every tool name.
+const NAME_SUFFIX = /[_-]EXAI[_-]WS$/;
+
+@Injectable()
+export class ToolRegistryService implements OnModuleInit {
+  private readonly logger = new Logger(ToolRegistryService.name);
+  private readonly tools = new Map<string, RegisteredTool>();
+  private readonly ajv = new Ajv({ allErrors: true, strict: false, useDefaults: true, coerceTypes: false });
+
+  constructor(private readonly discovery: DiscoveryService) {}
+
+  onModuleInit(): void {
+    for (const wrapper of this.discovery.getProviders({ metadataKey: ExaiTool.KEY })) {
+      const options = this.discovery.getMetadataByDecorator(ExaiTool, wrapper);
+      const instance = wrapper.instance as Partial<ExaiToolHandler> | undefined;
+      if (!options || !instance) continue;
+      this.register(options, instance);
+    }
+    this.logger.log(`Registered ${this.tools.size} tools: ${[...this.tools.keys()].sort().join(', ')}`);
+  }
+
+  register(options: ExaiToolOptions, handler: Partial<ExaiToolHandler>): void {
+    if (typeof handler.execute !== 'function') {
+      throw new InvalidToolDefinitionError(options.name, 'it has no execute(args, ctx) method');
+    }
+    if (this.tools.has(options.name)) {
+      throw new InvalidToolDefinitionError(options.name, 'a tool with that name is already registered');
+    }
+    let validate: ValidateFunction;
+    try {
+      validate = this.ajv.compile(options.inputSchema);
+    } catch (err) {
+      throw new InvalidToolDefinitionError(options.name, `its inputSchema does not compile: ${(err as Error).message}`);
+    }
+    this.tools.set(options.name, { name: options.name, options, handler: handler as ExaiToolHandler, validate });
+  }
+
+  normalizeName(name: string): string {
+    return name.replace(NAME_SUFFIX, '');
+  }
+
+  /** @throws ToolNotFoundError when no tool has the (normalised) name. */
+  resolve(name: string): RegisteredTool {
+    const tool = this.tools.get(this.normalizeName(name));
+    if (!tool) throw new ToolNotFoundError(name);
+    return tool;
+  }
+
+  /**
+   * Validates (and fills schema defaults into) a copy of the arguments.
+   * @throws InvalidArgumentsError listing every failing path.
+   */
+  validateArguments(tool: RegisteredTool, args: Record<string, unknown>): Record<string, unknown> {
+    const copy = structuredClone(args);
+    if (tool.validate(copy)) return copy;
+    const details = (tool.validate.errors ?? []).map((e: ErrorObject) => ({
+      path: e.instancePath === '' ? '/' : e.instancePath,
+      message: this.describe(e),
+    }));
+    const summary = details.map((d) => `${d.path} ${d.message}`).join('; ');
+    throw new InvalidArgumentsError(`Invalid arguments for ${tool.name}: ${summary}`, details);
+  }
+
+  list(): ToolListing[] {
+    return [...this.tools.values()].map((t) => ({
+      name: t.name,
+      description: t.options.description,
+      inputSchema: t.options.inputSchema,
+    }));
+  }
+
+  get size(): number {
+    return this.tools.size;
+  }
+
+  private describe(e: ErrorObject): string {
+    if (e.keyword === 'additionalProperties') {
+      return `must not have property "${String((e.params as { additionalProperty: string }).additionalProperty)}"`;
+    }
+    if (e.keyword === 'required') {
+      return `must have property "${String((e.params as { missingProperty: string }).missingProperty)}"`;
+    }
+    return e.message ?? e.keyword;
+  }
+}

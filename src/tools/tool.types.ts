@@ -1,0 +1,50 @@
+import type { JSONSchemaType } from 'ajv';
+
+export type JsonSchema = Record<string, unknown> | JSONSchemaType<unknown>;
+export type ProgressLevel = 'debug' | 'info' | 'warning' | 'error';
+
+/** Everything a tool gets for one call. */
+export interface ToolContext {
+  readonly requestId: string;
+  readonly sessionId: string;
+  /** Aborted on deadline, cancel, disconnect of every caller, and shutdown. */
+  readonly signal: AbortSignal;
+  /** Epoch milliseconds after which the call is failed with TIMEOUT. */
+  readonly deadline: number;
+  /** Sends a progress frame to the connection that made the call. */
+  progress(message: string, level?: ProgressLevel): void;
+}
+
+export interface ToolResult {
+  content: string;
+  contentType?: 'text' | 'json' | 'markdown';
+  metadata?: Record<string, unknown>;
+}
+
+/** The wire `ToolOutput` that the old shim parses from each output's text. */
+export interface ToolOutput {
+  status: 'success';
+  content: string;
+  content_type: string;
+  metadata: Record<string, unknown>;
+}
+
+export interface ExaiToolOptions {
+  name: string;
+  description: string;
+  inputSchema: Record<string, unknown>;
+  /** Provider whose concurrency limit the call takes, when the tool knows it. */
+  provider?: string;
+  /** Call deadline in seconds; defaults to EXAI_TOOL_TIMEOUT_SECS. */
+  timeoutSecs?: number | ((args: Record<string, unknown>) => number);
+  /**
+   * False for tools whose answer changes between identical calls (status,
+   * version): they are neither served from the result cache nor coalesced.
+   */
+  cacheable?: boolean;
+}
+
+/** Implemented by every class decorated with `@ExaiTool`. */
+export interface ExaiToolHandler {
+  execute(args: Record<string, unknown>, ctx: ToolContext): Promise<ToolResult>;
+}
