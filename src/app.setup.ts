@@ -20,6 +20,10 @@ export interface StartOptions {
   nest?: NestApplicationOptions;
 }
 
+function wsUrl(httpUrl: string): string {
+  return httpUrl.replace(/^http/, 'ws').replace(/\/?$/, '/');
+}
+
 /** Creates, configures and starts a daemon; resolves once it listens. */
 export async function startDaemon(options: StartOptions = {}): Promise<INestApplication> {
   const app = await NestFactory.create(AppModule.forRoot({ extensions: options.extensions }), {
@@ -29,5 +33,36 @@ export async function startDaemon(options: StartOptions = {}): Promise<INestAppl
   configureApp(app);
   const gateway = app.get(ConfigService<AllConfigType, true>).get('gateway', { infer: true });
   await app.listen(options.port ?? gateway.port, gateway.host);
+  const log = app.get(Logger);
+  if (gateway.token === '') {
+    log.warn('EXAI_WS_TOKEN is empty: authentication is disabled (allowed on loopback only)', 'Bootstrap');
+  }
+  log.log(`EXAI Gateway listening on ${wsUrl(await app.getUrl())}`, 'Bootstrap');
   return app;
+}
+
+const HARD_EXIT_MS = 10_000;
+
+/**
+ * SIGTERM/SIGINT close the app and exit 0. Nest's own shutdown hooks re-raise
+ * the signal after closing (exit 143); a clean stop must exit 0, and a stuck
+ * one must still end within 10 s.
+ */
+export function exitOnSignals(app: INestApplication): void {
+  let stopping = false;
+  const stop = (signal: NodeJS.Signals) => {
+    if (stopping) return;
+    stopping = true;
+    const hardExit = setTimeout(() => process.exit(1), HARD_EXIT_MS);
+    hardExit.unref();
+    app
+      .close()
+      .then(() => process.exit(0))
+      .catch((err: unknown) => {
+        process.stderr.write(`Shutdown failed after ${signal}: ${String(err)}\n`);
+        process.exit(1);
+      });
+  };
+  process.once('SIGTERM', () => stop('SIGTERM'));
+  process.once('SIGINT', () => stop('SIGINT'));
 }

@@ -1,7 +1,26 @@
 import { registerAs } from '@nestjs/config';
-import { IsBoolean, IsInt, IsString, Matches, Max, Min } from 'class-validator';
+import { IsBoolean, IsInt, IsString, Matches, Max, Min, ValidateBy, ValidationArguments } from 'class-validator';
 import { EnvBool, EnvInt, EnvList } from '../config/env.transforms';
 import { parseEnv } from '../config/validate-config';
+
+export function isLoopbackHost(host: string): boolean {
+  return host === 'localhost' || host === '::1' || host === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
+
+/** An empty token means no auth, which is refused off loopback unless explicitly allowed. */
+function TokenRequiredOffLoopback(): PropertyDecorator {
+  return ValidateBy({
+    name: 'tokenRequiredOffLoopback',
+    validator: {
+      validate: (token: unknown, args?: ValidationArguments) => {
+        const env = args?.object as GatewayEnv;
+        return token !== '' || isLoopbackHost(env.EXAI_WS_HOST) || env.EXAI_WS_ALLOW_INSECURE === true;
+      },
+      defaultMessage: (args?: ValidationArguments) =>
+        `must be set when EXAI_WS_HOST=${(args?.object as GatewayEnv).EXAI_WS_HOST} is not loopback (or set EXAI_WS_ALLOW_INSECURE=true to run without auth)`,
+    },
+  });
+}
 
 export class GatewayEnv {
   @IsString()
@@ -15,6 +34,7 @@ export class GatewayEnv {
   EXAI_WS_PORT = 8079;
 
   @IsString()
+  @TokenRequiredOffLoopback()
   EXAI_WS_TOKEN = '';
 
   @EnvBool()

@@ -1,6 +1,6 @@
-import { CallHandler, ExecutionContext, Injectable, NestInterceptor } from '@nestjs/common';
+import { CallHandler, ExecutionContext, Injectable, Logger, NestInterceptor } from '@nestjs/common';
 import { concat, defer, Observable, of } from 'rxjs';
-import { finalize } from 'rxjs/operators';
+import { finalize, tap } from 'rxjs/operators';
 import type { WebSocket } from 'ws';
 import type { CallToolFrame } from './dto/client-frames';
 import { CallCancelledError, CallError, CallTimeoutError } from './gateway.errors';
@@ -15,6 +15,7 @@ import type { ExecutionEvent, ToolExecution } from './tool-execution';
  */
 @Injectable()
 export class ToolCallInterceptor implements NestInterceptor {
+  private readonly logger = new Logger(ToolCallInterceptor.name);
   constructor(private readonly calls: ToolCallsService) {}
 
   intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
@@ -59,13 +60,31 @@ export class ToolCallInterceptor implements NestInterceptor {
           sub.unsubscribe();
         };
       });
+      let outcome = 'abandoned';
       return abortable$.pipe(
+        tap({
+          next: (ev) => {
+            if (ev.kind === 'result') outcome = 'success';
+          },
+          error: (err: unknown) => {
+            outcome = err instanceof CallError ? err.code : 'EXEC_ERROR';
+          },
+        }),
         finalize(() => {
           clearTimeout(deadline);
           this.calls.unregister(execution);
           // Reached without a settled tool only when every caller left (or the
           // run was aborted): stop the tool's upstream work too.
           if (!execution.settled && !signal.aborted) execution.abort.abort(new CallCancelledError('All callers left'));
+          this.logger.log({
+            msg: 'Call ended',
+            request_id: execution.origin.requestId,
+            session_id: execution.origin.sessionId,
+            tool: execution.tool.name,
+            outcome,
+            duration_ms: Date.now() - execution.startedAt,
+            participants: execution.participants.size,
+          });
         }),
       );
     });

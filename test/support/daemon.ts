@@ -1,0 +1,50 @@
+import type { DynamicModule, INestApplication, Type } from '@nestjs/common';
+import { startDaemon } from '../../src/app.setup';
+import { TestToolsModule, TestToolsProbe } from './test-tools.module';
+
+export interface TestDaemon {
+  app: INestApplication;
+  url: string;
+  httpUrl: string;
+  probe: TestToolsProbe;
+  close(): Promise<void>;
+}
+
+const QUIET_DEFAULTS: Record<string, string> = {
+  LOG_LEVEL: 'silent',
+  EXAI_WS_HOST: '127.0.0.1',
+  EXAI_WS_TOKEN: '',
+};
+
+/**
+ * Runs a real daemon on 127.0.0.1 with an OS-chosen port. Environment
+ * overrides apply only while the daemon is being created.
+ */
+export async function startTestDaemon(
+  env: Record<string, string> = {},
+  extensions: Array<Type | DynamicModule> = [],
+): Promise<TestDaemon> {
+  const merged = { ...QUIET_DEFAULTS, ...env };
+  const saved = new Map<string, string | undefined>();
+  for (const [k, v] of Object.entries(merged)) {
+    saved.set(k, process.env[k]);
+    process.env[k] = v;
+  }
+  let app: INestApplication;
+  try {
+    app = await startDaemon({ port: 0, extensions: [TestToolsModule, ...extensions] });
+  } finally {
+    for (const [k, v] of saved) {
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    }
+  }
+  const httpUrl = (await app.getUrl()).replace('[::1]', '127.0.0.1');
+  return {
+    app,
+    httpUrl,
+    url: httpUrl.replace(/^http/, 'ws') + '/',
+    probe: app.get(TestToolsProbe),
+    close: () => app.close(),
+  };
+}
