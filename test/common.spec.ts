@@ -1,0 +1,85 @@
+import { stableJson } from '../src/common/stable-json';
+import { TtlLru } from '../src/common/ttl-lru';
+import { humanDuration } from '../src/common/package-info';
+import { TokenBucket } from '../src/gateway/rate-limiter';
+
+describe('TtlLru', () => {
+  let now = 0;
+  const clock = () => now;
+  beforeEach(() => (now = 1_000));
+
+  it('expires entries after the TTL', () => {
+    const lru = new TtlLru<string, number>(10, 100, clock);
+    lru.set('a', 1);
+    now += 99;
+    expect(lru.get('a')).toBe(1);
+    now += 1;
+    expect(lru.get('a')).toBeUndefined();
+    expect(lru.size).toBe(0);
+  });
+
+  it('evicts the least recently used entry when full', () => {
+    const lru = new TtlLru<string, number>(2, 1_000, clock);
+    lru.set('a', 1);
+    lru.set('b', 2);
+    lru.get('a');
+    lru.set('c', 3);
+    expect(lru.get('b')).toBeUndefined();
+    expect(lru.get('a')).toBe(1);
+    expect(lru.get('c')).toBe(3);
+    expect(lru.size).toBe(2);
+  });
+
+  it('prefers evicting expired entries over live ones', () => {
+    const lru = new TtlLru<string, number>(2, 100, clock);
+    lru.set('old', 1);
+    now += 50;
+    lru.set('young', 2);
+    now += 60;
+    lru.set('new', 3);
+    expect(lru.get('young')).toBe(2);
+    expect(lru.get('new')).toBe(3);
+  });
+
+  it('stores nothing with a zero TTL', () => {
+    const lru = new TtlLru<string, number>(2, 0, clock);
+    lru.set('a', 1);
+    expect(lru.get('a')).toBeUndefined();
+  });
+
+  it('deletes by predicate', () => {
+    const lru = new TtlLru<string, number>(5, 1_000, clock);
+    ['a', 'b', 'c'].forEach((k, i) => lru.set(k, i));
+    expect(lru.deleteWhere((_k, v) => v > 0)).toBe(2);
+    expect(lru.size).toBe(1);
+  });
+});
+
+describe('TokenBucket', () => {
+  it('allows a burst of one second, then asks the caller to wait', () => {
+    let now = 0;
+    const bucket = new TokenBucket(5, () => now);
+    for (let i = 0; i < 5; i++) expect(bucket.take()).toBe(0);
+    expect(bucket.take()).toBeCloseTo(0.2, 5);
+    now += 200;
+    expect(bucket.take()).toBe(0);
+    expect(bucket.take()).toBeGreaterThan(0);
+  });
+});
+
+describe('stableJson', () => {
+  it('gives equal strings for objects that differ only in key order', () => {
+    expect(stableJson({ b: 1, a: { d: [1, { y: 2, x: 1 }], c: null } })).toBe(
+      stableJson({ a: { c: null, d: [1, { x: 1, y: 2 }] }, b: 1 }),
+    );
+    expect(stableJson({ a: [1, 2] })).not.toBe(stableJson({ a: [2, 1] }));
+  });
+});
+
+describe('humanDuration', () => {
+  it('formats days, hours, minutes and seconds', () => {
+    expect(humanDuration(0)).toBe('0s');
+    expect(humanDuration(3_723_000)).toBe('1h 2m 3s');
+    expect(humanDuration(90_061_000)).toBe('1d 1h 1m 1s');
+  });
+});

@@ -1,0 +1,70 @@
+import { ChildProcess, spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { TestClient } from './support/ws-client';
+
+const MAIN = join(__dirname, '..', 'dist', 'main.js');
+const TOKEN = 'tok-5ecret-never-logged';
+const GLM_KEY = 'sk-glm-5ecret-never-logged';
+const KIMI_KEY = 'sk-kimi-5ecret-never-logged';
+
+describe('structured logs of a real daemon process', () => {
+  let child: ChildProcess | undefined;
+  afterEach(() => child?.kill('SIGKILL'));
+
+  it('logs JSON with request and session ids per call, and never a token or API key', async () => {
+    let out = '';
+    child = spawn(process.execPath, [MAIN], {
+      env: {
+        ...process.env,
+        EXAI_WS_HOST: '127.0.0.1',
+        EXAI_WS_PORT: '0',
+        EXAI_WS_TOKEN: TOKEN,
+        GLM_API_KEY: GLM_KEY,
+        KIMI_API_KEY: KIMI_KEY,
+        LOG_LEVEL: 'debug',
+        LOG_FORMAT: 'json',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+    const url = await waitForMatch(() => out, /listening on (ws:\/\/[^\s"]+)/, 10000);
+
+    const c = await TestClient.ready(url, { token: TOKEN, session_id: 'log-session' });
+    c.send({ op: 'call_tool', request_id: 'log-req-1', name: 'version' });
+    await c.result('log-req-1');
+    c.send({ op: 'rotate_token', old: TOKEN, new: `${TOKEN}-2` });
+    await c.next((f) => f.op === 'rotate_token_res');
+    const bad = await TestClient.connect(url);
+    bad.send({ op: 'hello', token: `${TOKEN}-wrong` });
+    await bad.waitClose();
+    c.close();
+    await c.waitClose();
+
+    const exited = new Promise<number | null>((resolve) => child!.once('exit', (code) => resolve(code)));
+    child.kill('SIGTERM');
+    expect(await exited).toBe(0);
+
+    const lines = out.split('\n').filter((l) => l.trim() !== '');
+    const records = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(records.length).toBeGreaterThan(5);
+    const callEnd = records.find((r) => r.msg === 'Call ended');
+    expect(callEnd).toMatchObject({
+      request_id: 'log-req-1',
+      session_id: 'log-session',
+      tool: 'version',
+      outcome: 'success',
+    });
+    for (const secret of [TOKEN, GLM_KEY, KIMI_KEY]) expect(out).not.toContain(secret);
+  });
+});
+
+async function waitForMatch(read: () => string, re: RegExp, timeoutMs: number): Promise<string> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const m = re.exec(read());
+    if (m) return m[1];
+    if (Date.now() > until) throw new Error(`no match for ${String(re)} in: ${read()}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
