@@ -18,11 +18,15 @@ export interface AppModuleOptions {
  */
 @Module({})
 export class AppModule {
-  static forRoot(options: AppModuleOptions = {}): DynamicModule {
+  /** @throws ConfigValidationError naming every bad variable. */
+  static async forRoot(options: AppModuleOptions = {}): Promise<DynamicModule> {
+    // Awaited here so a bad config rejects this call, where the caller can
+    // report it, instead of surfacing later as an unhandled rejection.
+    const config = await AppConfigModule.forRoot();
     return {
       module: AppModule,
       imports: [
-        AppConfigModule.forRoot(),
+        config,
         LoggingModule,
         // The only ScheduleModule.forRoot(): each import would run every @Cron again.
         ScheduleModule.forRoot(),

@@ -26,7 +26,7 @@ function wsUrl(httpUrl: string): string {
 
 /** Creates, configures and starts a daemon; resolves once it listens. */
 export async function startDaemon(options: StartOptions = {}): Promise<INestApplication> {
-  const app = await NestFactory.create(AppModule.forRoot({ extensions: options.extensions }), {
+  const app = await NestFactory.create(await AppModule.forRoot({ extensions: options.extensions }), {
     bufferLogs: true,
     ...options.nest,
   });

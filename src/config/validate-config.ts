@@ -32,7 +32,7 @@ function describe(errors: ValidationError[]): string[] {
 
 function check<T extends object>(cls: EnvClass<T>, env: EnvSource): { value: T; problems: string[] } {
   const value = plainToInstance(cls, withoutEmpty(env));
-  const errors = validateSync(value, { skipMissingProperties: false, forbidUnknownValues: false });
+  const errors = validateSync(value, { forbidUnknownValues: false, stopAtFirstError: true });
   return { value, problems: describe(errors) };
 }
 
