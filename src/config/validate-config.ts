@@ -22,17 +22,23 @@ function withoutEmpty(env: EnvSource): EnvSource {
   return out;
 }
 
+// A value of the wrong type also fails its range checks; only the type
+// problem is worth reporting then ("abc" is not "greater than 65535").
+const TYPE_CONSTRAINTS = ['isInt', 'isNumber', 'isBoolean', 'isIn', 'isString', 'isUrl'];
+
 function describe(errors: ValidationError[]): string[] {
   return errors.map((e) => {
     const shown = e.value === undefined ? 'unset' : JSON.stringify(e.value);
-    const why = Object.values(e.constraints ?? {}).join('; ');
+    const constraints = e.constraints ?? {};
+    const typeProblem = TYPE_CONSTRAINTS.find((c) => c in constraints);
+    const why = typeProblem ? constraints[typeProblem] : Object.values(constraints).join('; ');
     return `${e.property}=${shown}: ${why}`;
   });
 }
 
 function check<T extends object>(cls: EnvClass<T>, env: EnvSource): { value: T; problems: string[] } {
   const value = plainToInstance(cls, withoutEmpty(env));
-  const errors = validateSync(value, { forbidUnknownValues: false, stopAtFirstError: true });
+  const errors = validateSync(value, { forbidUnknownValues: false });
   return { value, problems: describe(errors) };
 }
 
