@@ -28,6 +28,9 @@ function wsUrl(httpUrl: string): string {
 export async function startDaemon(options: StartOptions = {}): Promise<INestApplication> {
   const app = await NestFactory.create(await AppModule.forRoot({ extensions: options.extensions }), {
     bufferLogs: true,
+    // Rethrow startup failures (a tool with a bad schema, a port in use) so
+    // main() reports them and exits 1, instead of Nest calling process.abort().
+    abortOnError: false,
     ...options.nest,
   });
   configureApp(app);
