@@ -3,7 +3,9 @@ import { ScheduleModule } from '@nestjs/schedule';
 import { AppConfigModule } from './config/app-config.module';
 import { GatewayModule } from './gateway/gateway.module';
 import { HealthModule } from './health/health.module';
+import { ConcurrencyModule } from './concurrency/concurrency.module';
 import { LoggingModule } from './logging/logging.module';
+import { MetricsModule } from './metrics/metrics.module';
 import { ProvidersModule } from './providers/providers.module';
 import { ToolsModule } from './tools/tools.module';
 
@@ -30,7 +32,9 @@ export class AppModule {
         LoggingModule,
         // The only ScheduleModule.forRoot(): each import would run every @Cron again.
         ScheduleModule.forRoot(),
+        MetricsModule,
         HealthModule,
+        ConcurrencyModule,
         ProvidersModule,
         ToolsModule,
         GatewayModule,

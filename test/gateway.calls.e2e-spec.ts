@@ -5,7 +5,13 @@ describe('call_tool lifecycle', () => {
   let daemon: TestDaemon;
   let c: TestClient;
   beforeAll(async () => {
-    daemon = await startTestDaemon({ EXAI_WS_PROGRESS_INTERVAL_SECS: '1' });
+    // Limits wide enough that admission never queues here; the concurrency
+    // suites cover queueing.
+    daemon = await startTestDaemon({
+      EXAI_WS_PROGRESS_INTERVAL_SECS: '1',
+      EXAI_WS_GLOBAL_MAX_INFLIGHT: '64',
+      EXAI_WS_SESSION_MAX_INFLIGHT: '64',
+    });
   });
   afterAll(() => daemon.close());
   beforeEach(async () => {
@@ -233,7 +239,8 @@ describe('call_tool lifecycle', () => {
       expect(health).toHaveProperty(key);
     }
     expect(health.tool_count).toBe(6);
-    expect(health.global_capacity).toBe(5);
+    expect(health.global_capacity).toBe(64);
+    expect(health.concurrency).toMatchObject({ capacity: { global: 64, session: 64, GLM: 2, KIMI: 3 } });
     expect(health.gateway).toMatchObject({ status: 'up' });
   });
 

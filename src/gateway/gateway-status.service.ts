@@ -1,12 +1,10 @@
-import { Inject, Injectable } from '@nestjs/common';
-import type { ConfigType } from '@nestjs/config';
+import { Injectable } from '@nestjs/common';
 import { humanDuration } from '../common/package-info';
-import { concurrencyConfig } from '../concurrency/concurrency.config';
+import { ConcurrencySnapshotService } from '../concurrency/concurrency-snapshot.service';
 import { HealthService } from '../health/health.service';
 import { ToolRegistryService } from '../tools/tool-registry.service';
 import { ConnectionsService } from './connections.service';
 import { epochSeconds } from './dto/server-frames';
-import { ToolCallsService } from './tool-calls.service';
 
 /** Builds the `health` op's reply: the `/health` snapshot plus the old daemon's keys. */
 @Injectable()
@@ -14,15 +12,14 @@ export class GatewayStatusService {
   private readonly startedAt = Date.now();
 
   constructor(
-    @Inject(concurrencyConfig.KEY) private readonly concurrency: ConfigType<typeof concurrencyConfig>,
+    private readonly concurrency: ConcurrencySnapshotService,
     private readonly health: HealthService,
     private readonly connections: ConnectionsService,
-    private readonly calls: ToolCallsService,
     private readonly tools: ToolRegistryService,
   ) {}
 
   async healthFrame(): Promise<{ op: 'health_res'; ok: true; health: Record<string, unknown> }> {
-    const snapshot = await this.health.snapshot();
+    const [snapshot, concurrency] = await Promise.all([this.health.snapshot(), this.concurrency.snapshot()]);
     return {
       op: 'health_res',
       ok: true,
@@ -32,8 +29,8 @@ export class GatewayStatusService {
         t: epochSeconds(),
         uptime_human: humanDuration(Date.now() - this.startedAt),
         sessions: this.connections.stats().sessions,
-        global_capacity: this.concurrency.limits.global,
-        global_inflight: this.calls.inFlight(),
+        global_capacity: concurrency.capacity.global,
+        global_inflight: concurrency.inFlight.global,
         tool_count: this.tools.size,
       },
     };

@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { ConcurrencyModule } from '../concurrency/concurrency.module';
 import { HealthModule } from '../health/health.module';
 import { ToolsModule } from '../tools/tools.module';
 import { ConnectionsService } from './connections.service';
@@ -8,19 +9,19 @@ import { GatewayShutdownService } from './gateway-shutdown.service';
 import { GatewayStatusService } from './gateway-status.service';
 import { HandshakeService } from './handshake.service';
 import { ResultCacheService } from './result-cache.service';
-import { ToolCallInterceptor } from './tool-call.interceptor';
+import { SemaphoreGuardInterceptor } from './semaphore-guard.interceptor';
 import { ToolCallsGateway } from './tool-calls.gateway';
 import { ToolCallsService } from './tool-calls.service';
 
 @Module({
-  imports: [HealthModule, ToolsModule],
+  imports: [HealthModule, ToolsModule, ConcurrencyModule],
   providers: [
     ConnectionsService,
     GatewayAuthService,
     HandshakeService,
     ResultCacheService,
     ToolCallsService,
-    ToolCallInterceptor,
+    SemaphoreGuardInterceptor,
     GatewayStatusService,
     GatewayShutdownService,
     GatewayHealthIndicator,

@@ -26,7 +26,7 @@ import { GatewayStatusService } from './gateway-status.service';
 import { INVALID_FRAME_EVENT, RATE_LIMITED_EVENT, UNKNOWN_OP_EVENT } from './gateway.constants';
 import { InvalidJsonError, InvalidMessageError, RateLimitedError, UnknownOpError } from './gateway.errors';
 import { HandshakeService } from './handshake.service';
-import { ToolCallInterceptor } from './tool-call.interceptor';
+import { SemaphoreGuardInterceptor } from './semaphore-guard.interceptor';
 import { ToolCallsService } from './tool-calls.service';
 import type { ExecutionEvent } from './tool-execution';
 
@@ -36,7 +36,7 @@ import type { ExecutionEvent } from './tool-execution';
  * connection that completed its hello.
  */
 @WebSocketGateway()
-@UseInterceptors(ToolCallInterceptor)
+@UseInterceptors(SemaphoreGuardInterceptor)
 @UseFilters(GatewayExceptionFilter)
 export class ToolCallsGateway implements OnGatewayConnection, OnGatewayDisconnect {
   private readonly logger = new Logger(ToolCallsGateway.name);

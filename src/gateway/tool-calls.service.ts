@@ -16,6 +16,18 @@ import { gatewayConfig } from './gateway.config';
 import { ResultCacheService } from './result-cache.service';
 import { CallParticipant, ExecutionEvent, ToolExecution } from './tool-execution';
 
+/**
+ * The provider limit a call takes when its tool does not declare one: by
+ * model name prefix. Other models take the global and session limits only.
+ */
+export function providerForModel(model: unknown): string | undefined {
+  if (typeof model !== 'string') return undefined;
+  const m = model.toLowerCase();
+  if (m.startsWith('kimi-') || m.startsWith('moonshot-')) return 'KIMI';
+  if (m.startsWith('glm-')) return 'GLM';
+  return undefined;
+}
+
 /** What to do with an incoming `call_tool`, decided before any slot is taken. */
 export type CallPlan =
   | { kind: 'immediate'; frame: CallToolResultFrame }
@@ -93,7 +105,8 @@ export class ToolCallsService {
     }
 
     const timeoutSecs = this.timeoutFor(tool, args);
-    const execution = new ToolExecution(tool, args, callKey, timeoutSecs, {
+    const provider = tool.options.provider ?? providerForModel(args.model);
+    const execution = new ToolExecution(tool, args, callKey, timeoutSecs, provider, {
       requestId: seed.requestId,
       sessionId,
       conn,
@@ -146,14 +159,15 @@ export class ToolCallsService {
         progress: (message: string, level: ProgressLevel = 'info') =>
           subscriber.next({ kind: 'progress', message, level }),
       };
+      execution.toolStarted = true;
       const sub: Subscription = from(tool.handler.execute(args, ctx)).subscribe({
         next: (result) => {
-          execution.settled = true;
+          execution.settle();
           subscriber.next({ kind: 'result', outputs: [this.toOutput(tool, result, execution.startedAt)] });
           subscriber.complete();
         },
         error: (err: unknown) => {
-          execution.settled = true;
+          execution.settle();
           subscriber.error(err);
         },
       });
@@ -227,6 +241,16 @@ export class ToolCallsService {
 
   private frameFor(ev: ExecutionEvent, p: CallParticipant): CallFrame {
     switch (ev.kind) {
+      case 'queued':
+        return {
+          op: 'progress',
+          request_id: p.requestId,
+          name: p.toolName,
+          t: epochSeconds(),
+          note: 'queued',
+          waiting_for: ev.waitingFor,
+          position: ev.position,
+        };
       case 'admitted':
         return {
           op: 'call_tool_ack',

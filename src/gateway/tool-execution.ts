@@ -7,6 +7,7 @@ import type { TextOutput } from './dto/server-frames';
 
 /** What a running execution reports to everyone attached to it. */
 export type ExecutionEvent =
+  | { kind: 'queued'; position: number; waitingFor: string }
   | { kind: 'admitted'; timeoutSecs: number }
   | { kind: 'progress'; message: string; level: ProgressLevel }
   | { kind: 'result'; outputs: TextOutput[] };
@@ -34,13 +35,35 @@ export class ToolExecution {
   events$!: Observable<ExecutionEvent>;
   startedAt = 0;
   deadline = 0;
+  /** The tool's execute() was called. */
+  toolStarted = false;
+  /** The tool's promise resolved or rejected. */
   settled = false;
+  /** The lease is held by this run (from admission until the lifecycle releases it). */
+  leaseHeld = false;
+  readonly whenSettled: Promise<void>;
+  private markSettled!: () => void;
 
   constructor(
     readonly tool: RegisteredTool,
     readonly args: Record<string, unknown>,
     readonly callKey: string | undefined,
     readonly timeoutSecs: number,
+    readonly provider: string | undefined,
     readonly origin: { requestId: string; sessionId: string; conn: ClientConnection },
-  ) {}
+  ) {
+    this.whenSettled = new Promise((resolve) => (this.markSettled = resolve));
+  }
+
+  settle(): void {
+    this.settled = true;
+    this.markSettled();
+  }
+
+  /** Some caller is still connected, or the run is settling after an abort. */
+  hasLiveCaller(): boolean {
+    if (this.abort.signal.aborted && !this.settled) return true;
+    for (const p of this.participants) if (p.conn.socket.readyState === p.conn.socket.OPEN) return true;
+    return false;
+  }
 }

@@ -1,0 +1,240 @@
+import { Inject, Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
+import type { ConfigType } from '@nestjs/config';
+import { MetricsService } from '../metrics/metrics.service';
+import { AdmissionQueue, Waiter } from './admission-queue';
+import { concurrencyConfig } from './concurrency.config';
+import { GLOBAL_LIMIT, limitKey, SESSION_LIMIT } from './concurrency.constants';
+import { OverCapacityError } from './concurrency.errors';
+import { ShuttingDownError } from '../gateway/gateway.errors';
+import { Lease, LeaseHolder, LimitSlot } from './lease';
+import { LeaseLedger } from './lease-ledger.service';
+
+export interface AdmissionOptions {
+  signal: AbortSignal;
+  /** Called when the call has to wait, and again whenever its position changes. */
+  onQueued?: (position: number, waitingFor: string) => void;
+}
+
+const DRAIN_WINDOW_MS = 60_000;
+const MAX_RETRY_AFTER_SECS = 300;
+
+/**
+ * Atomic admission against the global, provider and session limits, with a
+ * bounded, fair queue for calls that do not fit yet.
+ */
+@Injectable()
+export class AdmissionService implements OnApplicationShutdown {
+  private readonly logger = new Logger(AdmissionService.name);
+  private readonly queue = new AdmissionQueue();
+  private seq = 0;
+  private pumping: Promise<void> | undefined;
+  private pumpAgain = false;
+  private readonly releases: number[] = [];
+
+  constructor(
+    @Inject(concurrencyConfig.KEY) private readonly config: ConfigType<typeof concurrencyConfig>,
+    private readonly ledger: LeaseLedger,
+    private readonly metrics: MetricsService,
+  ) {
+    this.ledger.onRelease(() => {
+      this.noteRelease();
+      void this.pump();
+    });
+  }
+
+  /** The limits a call takes: global, its provider's (when it has one) and its session's. */
+  slotsFor(holder: Pick<LeaseHolder, 'sessionId' | 'provider'>): LimitSlot[] {
+    const slots: LimitSlot[] = [{ key: limitKey.global(), name: GLOBAL_LIMIT, capacity: this.config.limits.global }];
+    if (holder.provider) {
+      slots.push({
+        key: limitKey.provider(holder.provider),
+        name: holder.provider,
+        capacity: this.capacityOf(holder.provider),
+      });
+    }
+    slots.push({ key: limitKey.session(holder.sessionId), name: SESSION_LIMIT, capacity: this.config.limits.session });
+    return slots;
+  }
+
+  capacityOf(provider: string): number {
+    return this.config.limits.providers[provider] ?? this.config.limits.global;
+  }
+
+  /**
+   * Resolves with a lease once every limit has room, in fair order.
+   * @throws OverCapacityError after the queue timeout, at once when the timeout is 0 or the queue is full.
+   * @throws the signal's reason when aborted while waiting (nothing is charged).
+   */
+  acquire(holder: LeaseHolder, options: AdmissionOptions): Promise<Lease> {
+    const { signal } = options;
+    if (signal.aborted) return Promise.reject(asError(signal.reason));
+    const started = Date.now();
+    return new Promise<Lease>((resolve, reject) => {
+      let timer: NodeJS.Timeout | undefined;
+      const cleanup = () => {
+        clearTimeout(timer);
+        signal.removeEventListener('abort', onAbort);
+      };
+      const waiter: Waiter = {
+        seq: ++this.seq,
+        holder,
+        slots: this.slotsFor(holder),
+        enqueuedAt: started,
+        state: 'waiting',
+        blockedBy: undefined,
+        position: 0,
+        resolve: (lease) => {
+          cleanup();
+          this.metrics.admissions.inc({ outcome: 'admitted' });
+          this.metrics.queueWait.observe((Date.now() - started) / 1000);
+          resolve(lease);
+        },
+        reject: (err) => {
+          cleanup();
+          reject(err);
+        },
+      };
+      const leave = (err: Error, outcome: string) => {
+        if (waiter.state !== 'waiting' && waiter.state !== 'admitting') return;
+        if (waiter.state === 'waiting') this.queue.remove(waiter);
+        // An 'admitting' waiter may still be granted a lease by the pump, which
+        // gives it straight back when it finds the waiter gone.
+        waiter.state = 'gone';
+        this.metrics.admissions.inc({ outcome });
+        this.updateQueueGauge();
+        waiter.reject(err);
+      };
+      const onAbort = () => leave(asError(signal.reason), 'cancelled');
+      signal.addEventListener('abort', onAbort, { once: true });
+
+      this.queue.add(waiter);
+      this.updateQueueGauge();
+      void this.pump().then(() => {
+        if (waiter.state !== 'waiting') return;
+        if (this.config.queueTimeoutMs === 0 || this.queue.size > this.config.maxQueue) {
+          return leave(this.overCapacity(waiter), 'rejected');
+        }
+        this.metrics.admissions.inc({ outcome: 'queued' });
+        waiter.notify = options.onQueued;
+        waiter.notify?.(waiter.position, this.waitingFor(waiter));
+        timer = setTimeout(() => leave(this.overCapacity(waiter), 'timeout'), this.config.queueTimeoutMs);
+      });
+    });
+  }
+
+  get queued(): number {
+    return this.queue.size;
+  }
+
+  /** Waiters still queued at shutdown are told so; their calls are being aborted anyway. */
+  onApplicationShutdown(): void {
+    for (const w of this.queue.all()) {
+      this.queue.remove(w);
+      w.state = 'gone';
+      w.reject(new ShuttingDownError());
+    }
+    this.updateQueueGauge();
+  }
+
+  /**
+   * Hands free slots to waiters until a whole round admits nobody. Runs one at
+   * a time; a call during a run asks for one more round.
+   */
+  private pump(): Promise<void> {
+    if (this.pumping) {
+      this.pumpAgain = true;
+      return this.pumping;
+    }
+    this.pumping = (async () => {
+      try {
+        do {
+          this.pumpAgain = false;
+          while (await this.admitOne()) {
+            /* keep going while someone gets in */
+          }
+        } while (this.pumpAgain);
+        this.refreshPositions();
+      } finally {
+        this.pumping = undefined;
+      }
+    })();
+    return this.pumping;
+  }
+
+  /** Admits the first waiter in service order that fits; false when none does. */
+  private async admitOne(): Promise<boolean> {
+    for (const waiters of this.queue.rotation()) {
+      for (const waiter of waiters) {
+        if (waiter.state !== 'waiting') continue;
+        waiter.state = 'admitting';
+        const result = await this.ledger.tryAcquire(waiter.holder, waiter.slots);
+        if (result instanceof Lease) {
+          this.queue.served(waiter.holder.sessionId);
+          this.queue.remove(waiter);
+          this.updateQueueGauge();
+          if (isGone(waiter)) {
+            result.release();
+          } else {
+            waiter.state = 'admitted';
+            waiter.resolve(result);
+          }
+          return true;
+        }
+        if (isGone(waiter)) {
+          this.queue.remove(waiter);
+          continue;
+        }
+        waiter.state = 'waiting';
+        waiter.blockedBy = result.ok ? undefined : result.full;
+      }
+    }
+    return false;
+  }
+
+  private refreshPositions(): void {
+    const all = this.queue.all();
+    all.forEach((w, i) => {
+      const position = i + 1;
+      if (w.position === position) return;
+      w.position = position;
+      w.notify?.(position, this.waitingFor(w));
+    });
+  }
+
+  private waitingFor(waiter: Waiter): string {
+    return waiter.blockedBy?.name ?? GLOBAL_LIMIT;
+  }
+
+  private overCapacity(waiter: Waiter): OverCapacityError {
+    return new OverCapacityError(this.waitingFor(waiter), this.retryAfter(waiter.position || this.queue.size));
+  }
+
+  private noteRelease(): void {
+    const now = Date.now();
+    this.releases.push(now);
+    while (this.releases.length > 0 && this.releases[0] < now - DRAIN_WINDOW_MS) this.releases.shift();
+  }
+
+  /** Seconds until `ahead` waiters have drained at the observed release rate. */
+  retryAfter(ahead: number): number {
+    const now = Date.now();
+    const recent = this.releases.filter((t) => t >= now - DRAIN_WINDOW_MS);
+    if (recent.length === 0) return Math.max(1, Math.ceil(this.config.queueTimeoutMs / 1000) || 1);
+    const windowSecs = Math.max(1, (now - recent[0]) / 1000);
+    const perSec = recent.length / windowSecs;
+    return Math.min(MAX_RETRY_AFTER_SECS, Math.max(1, Math.ceil(Math.max(1, ahead) / perSec)));
+  }
+
+  private updateQueueGauge(): void {
+    this.metrics.queueDepth.set(this.queue.size);
+  }
+}
+
+// The state can change while a backend call is awaited; TS narrowing cannot see that.
+function isGone(waiter: Waiter): boolean {
+  return waiter.state === 'gone';
+}
+
+function asError(reason: unknown): Error {
+  return reason instanceof Error ? reason : new Error(String(reason));
+}

@@ -1,0 +1,79 @@
+import { Inject, Injectable } from '@nestjs/common';
+import type { ConfigType } from '@nestjs/config';
+import { MetricsService } from '../metrics/metrics.service';
+import { AdmissionService } from './admission.service';
+import { concurrencyConfig } from './concurrency.config';
+import { GLOBAL_LIMIT, limitKey } from './concurrency.constants';
+import { LeaseLedger } from './lease-ledger.service';
+
+export type ReclaimReason = 'expired' | 'orphaned' | 'drift';
+
+export interface ConcurrencySnapshot {
+  profile: string;
+  backend: string;
+  capacity: Record<string, number>;
+  inFlight: Record<string, number>;
+  activeSessions: number;
+  queued: number;
+  leases: number;
+  reclaimed: Record<ReclaimReason, number>;
+  lastAuditAt: string | null;
+}
+
+/** The concurrency state as `/health`, the `health` op and `/metrics` show it. */
+@Injectable()
+export class ConcurrencySnapshotService {
+  readonly reclaimed: Record<ReclaimReason, number> = { expired: 0, orphaned: 0, drift: 0 };
+  lastAuditAt: Date | null = null;
+
+  constructor(
+    @Inject(concurrencyConfig.KEY) private readonly config: ConfigType<typeof concurrencyConfig>,
+    private readonly ledger: LeaseLedger,
+    private readonly admission: AdmissionService,
+    metrics: MetricsService,
+  ) {
+    metrics.addCollector(async () => {
+      const snap = await this.snapshot();
+      for (const [limit, n] of Object.entries(snap.capacity)) metrics.capacity.set({ limit }, n);
+      for (const [limit, n] of Object.entries(snap.inFlight)) metrics.inflight.set({ limit }, n);
+      metrics.queueDepth.set(snap.queued);
+    });
+  }
+
+  /** Capacity per limit: global, each provider, and the per-session cap. */
+  capacities(): Record<string, number> {
+    return {
+      [GLOBAL_LIMIT]: this.config.limits.global,
+      ...this.config.limits.providers,
+      session: this.config.limits.session,
+    };
+  }
+
+  async snapshot(): Promise<ConcurrencySnapshot> {
+    const counts = await this.ledger.counts();
+    const capacity = this.capacities();
+    const inFlight: Record<string, number> = { [GLOBAL_LIMIT]: counts.get(limitKey.global()) ?? 0 };
+    for (const provider of Object.keys(this.config.limits.providers)) {
+      inFlight[provider] = counts.get(limitKey.provider(provider)) ?? 0;
+    }
+    let activeSessions = 0;
+    let busiestSession = 0;
+    for (const [key, n] of counts) {
+      if (!key.startsWith('session:') || n === 0) continue;
+      activeSessions++;
+      busiestSession = Math.max(busiestSession, n);
+    }
+    inFlight.session_max = busiestSession;
+    return {
+      profile: this.config.profile,
+      backend: this.config.backend,
+      capacity,
+      inFlight,
+      activeSessions,
+      queued: this.admission.queued,
+      leases: this.ledger.size,
+      reclaimed: { ...this.reclaimed },
+      lastAuditAt: this.lastAuditAt?.toISOString() ?? null,
+    };
+  }
+}

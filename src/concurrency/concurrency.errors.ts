@@ -1,0 +1,27 @@
+import { CallError, CallErrorCode } from '../gateway/gateway.errors';
+
+const LIMIT_MESSAGES: Record<string, string> = {
+  global: 'Global concurrency limit reached; retry soon',
+  session: 'Session concurrency limit reached; retry soon',
+};
+
+/** Not admitted within the queue timeout, or the queue is full. */
+export class OverCapacityError extends CallError {
+  constructor(
+    readonly limit: string,
+    readonly retryAfterSecs: number,
+  ) {
+    super(CallErrorCode.OVER_CAPACITY, LIMIT_MESSAGES[limit] ?? `${limit} concurrency limit reached; retry soon`);
+  }
+
+  override wireFields(): Record<string, unknown> {
+    return { retry_after: this.retryAfterSecs, limit: this.limit };
+  }
+}
+
+/** The abort reason given to a call whose lease the leak audit reclaimed. */
+export class LeaseReclaimedError extends CallError {
+  constructor(reason: string) {
+    super(CallErrorCode.EXEC_ERROR, `Lease reclaimed by the leak audit (${reason})`);
+  }
+}

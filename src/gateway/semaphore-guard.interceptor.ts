@@ -1,0 +1,182 @@
+import { CallHandler, ExecutionContext, Inject, Injectable, Logger, NestInterceptor } from '@nestjs/common';
+import type { ConfigType } from '@nestjs/config';
+import { concat, defer, Observable, of, Subscription } from 'rxjs';
+import type { WebSocket } from 'ws';
+import { AdmissionService } from '../concurrency/admission.service';
+import { concurrencyConfig } from '../concurrency/concurrency.config';
+import { ABORT_SETTLE_MAX_MS } from '../concurrency/concurrency.constants';
+import type { Lease, LeaseHolder } from '../concurrency/lease';
+import { MetricsService } from '../metrics/metrics.service';
+import type { CallToolFrame } from './dto/client-frames';
+import { CallCancelledError, CallError, CallTimeoutError } from './gateway.errors';
+import { ToolCallsService } from './tool-calls.service';
+import type { ExecutionEvent, ToolExecution } from './tool-execution';
+
+/**
+ * Every gateway message passes through here. Control messages pass without a
+ * permit. A `call_tool` is planned, then its run acquires a lease (global +
+ * provider + session, all or nothing) before the tool starts, runs under a
+ * deadline and an AbortSignal, and gives the lease back on every ending:
+ * result, error, deadline, cancel, disconnect and shutdown.
+ */
+@Injectable()
+export class SemaphoreGuardInterceptor implements NestInterceptor {
+  private readonly logger = new Logger(SemaphoreGuardInterceptor.name);
+
+  constructor(
+    @Inject(concurrencyConfig.KEY) private readonly config: ConfigType<typeof concurrencyConfig>,
+    private readonly calls: ToolCallsService,
+    private readonly admission: AdmissionService,
+    private readonly metrics: MetricsService,
+  ) {}
+
+  intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
+    const ws = context.switchToWs();
+    if (context.getType() !== 'ws' || ws.getPattern() !== 'call_tool') return next.handle();
+    const frame = ws.getData<CallToolFrame>();
+    const plan = this.calls.plan(ws.getClient<WebSocket>(), frame);
+    switch (plan.kind) {
+      case 'immediate':
+        return of(plan.frame);
+      case 'join':
+        return this.calls.participate(plan.execution, plan.participant, true);
+      case 'run':
+        this.calls.register(plan.execution, frame, this.run(plan.execution, next));
+        return this.calls.participate(plan.execution, plan.participant, false);
+    }
+  }
+
+  /** Cold until the first participant subscribes; torn down when the last one leaves. */
+  protected run(execution: ToolExecution, next: CallHandler): Observable<ExecutionEvent> {
+    return new Observable<ExecutionEvent>((subscriber) => {
+      const { signal } = execution.abort;
+      let lease: Lease | undefined;
+      let work: Subscription | undefined;
+      let deadline: NodeJS.Timeout | undefined;
+      let torn = false;
+      let outcome = 'abandoned';
+
+      // The abort wins over a tool that ignores its signal: callers get the
+      // terminal frame at the deadline, not whenever the tool gives up.
+      const onAbort = () => subscriber.error(abortReason(signal));
+      if (signal.aborted) {
+        onAbort();
+        return undefined;
+      }
+      signal.addEventListener('abort', onAbort, { once: true });
+
+      const holder = this.holderFor(execution);
+      this.admission
+        .acquire(holder, {
+          signal,
+          onQueued: (position, waitingFor) => subscriber.next({ kind: 'queued', position, waitingFor }),
+        })
+        .then(
+          (granted) => {
+            if (torn) return this.releaseLease(granted, execution);
+            lease = granted;
+            execution.leaseHeld = true;
+            execution.startedAt = granted.acquiredAt;
+            execution.deadline = granted.acquiredAt + execution.timeoutSecs * 1000;
+            deadline = setTimeout(
+              () => execution.abort.abort(new CallTimeoutError(execution.timeoutSecs)),
+              execution.deadline - execution.startedAt,
+            );
+            work = concat(
+              of<ExecutionEvent>({ kind: 'admitted', timeoutSecs: execution.timeoutSecs }),
+              this.tool(next),
+            ).subscribe({
+              next: (ev) => {
+                if (ev.kind === 'result') outcome = 'success';
+                subscriber.next(ev);
+              },
+              error: (err: unknown) => {
+                outcome = errorCode(err);
+                subscriber.error(err);
+              },
+              complete: () => subscriber.complete(),
+            });
+          },
+          (err: unknown) => {
+            outcome = errorCode(err);
+            subscriber.error(err);
+          },
+        );
+
+      return () => {
+        torn = true;
+        signal.removeEventListener('abort', onAbort);
+        clearTimeout(deadline);
+        work?.unsubscribe();
+        this.calls.unregister(execution);
+        if (!execution.settled && !signal.aborted) execution.abort.abort(new CallCancelledError('All callers left'));
+        if (outcome === 'abandoned' && signal.aborted) outcome = errorCode(signal.reason);
+        this.record(execution, outcome, lease !== undefined);
+        if (lease) this.releaseLease(lease, execution);
+      };
+    });
+  }
+
+  /**
+   * Releases the lease once the tool has settled after an abort, so a provider
+   * request is not still open when its permit is reused — but never later than
+   * ABORT_SETTLE_MAX_MS, so a tool that ignores its signal cannot keep it.
+   */
+  protected releaseLease(lease: Lease, execution: ToolExecution): void {
+    if (execution.settled || !execution.toolStarted) {
+      execution.leaseHeld = false;
+      lease.release();
+      return;
+    }
+    const settleMs = Math.min(ABORT_SETTLE_MAX_MS, this.config.leaseGraceMs);
+    const timer = setTimeout(done, settleMs);
+    void execution.whenSettled.then(done);
+    function done(): void {
+      clearTimeout(timer);
+      execution.leaseHeld = false;
+      lease.release();
+    }
+  }
+
+  private tool(next: CallHandler): Observable<ExecutionEvent> {
+    return defer(() => next.handle() as Observable<ExecutionEvent>);
+  }
+
+  private holderFor(execution: ToolExecution): LeaseHolder {
+    return {
+      requestId: execution.origin.requestId,
+      sessionId: execution.origin.sessionId,
+      connectionId: execution.origin.conn.id,
+      provider: execution.provider,
+      timeoutMs: execution.timeoutSecs * 1000,
+      isLive: () => execution.leaseHeld && execution.hasLiveCaller(),
+      abort: (reason) => execution.abort.abort(reason),
+    };
+  }
+
+  private record(execution: ToolExecution, outcome: string, admitted: boolean): void {
+    const tool = execution.tool.name;
+    this.metrics.calls.inc({ tool, outcome });
+    if (admitted) this.metrics.callDuration.observe({ tool }, (Date.now() - execution.startedAt) / 1000);
+    this.logger.log({
+      msg: 'Call ended',
+      request_id: execution.origin.requestId,
+      session_id: execution.origin.sessionId,
+      tool,
+      provider: execution.provider,
+      outcome,
+      admitted,
+      duration_ms: admitted ? Date.now() - execution.startedAt : 0,
+      participants: execution.participants.size,
+    });
+  }
+}
+
+function abortReason(signal: AbortSignal): Error {
+  const reason: unknown = signal.reason;
+  return reason instanceof Error ? reason : new CallCancelledError();
+}
+
+function errorCode(reason: unknown): string {
+  return reason instanceof CallError ? reason.code : 'EXEC_ERROR';
+}
