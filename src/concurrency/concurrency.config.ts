@@ -70,6 +70,28 @@ export class ConcurrencyEnv {
   EXAI_LEASE_TTL_SECS = 30;
 }
 
+const PROVIDER_LIMIT_VAR = /^EXAI_WS_([A-Z0-9]+)_MAX_INFLIGHT$/;
+const NAMED_LIMITS = new Set(['GLOBAL', 'SESSION', 'GLM', 'KIMI']);
+
+/**
+ * Limits of providers added by extension modules: `EXAI_WS_<ID>_MAX_INFLIGHT`.
+ * Returns the parsed limits and a problem line for each bad value.
+ */
+export function extraProviderLimits(source: Record<string, string | undefined>): {
+  limits: Record<string, number>;
+  problems: string[];
+} {
+  const limits: Record<string, number> = {};
+  const problems: string[] = [];
+  for (const [key, value] of Object.entries(source)) {
+    const match = PROVIDER_LIMIT_VAR.exec(key);
+    if (!match || NAMED_LIMITS.has(match[1]) || value === undefined || value === '') continue;
+    if (/^\d+$/.test(value.trim()) && Number(value) >= 1) limits[match[1]] = Number(value);
+    else problems.push(`${key}=${JSON.stringify(value)}: ${key} must be an integer of at least 1`);
+  }
+  return { limits, problems };
+}
+
 export interface ConcurrencyConfig {
   profile: ConcurrencyProfile;
   limits: { global: number; session: number; providers: Record<string, number> };
@@ -82,7 +104,10 @@ export interface ConcurrencyConfig {
   leaseTtlMs: number;
 }
 
-export function toConcurrencyConfig(env: ConcurrencyEnv): ConcurrencyConfig {
+export function toConcurrencyConfig(
+  env: ConcurrencyEnv,
+  source: Record<string, string | undefined> = {},
+): ConcurrencyConfig {
   const profile = env.EXAI_CONCURRENCY_PROFILE as ConcurrencyProfile;
   const base = CONCURRENCY_PROFILES[profile];
   return {
@@ -91,6 +116,7 @@ export function toConcurrencyConfig(env: ConcurrencyEnv): ConcurrencyConfig {
       global: env.EXAI_WS_GLOBAL_MAX_INFLIGHT ?? base.global,
       session: env.EXAI_WS_SESSION_MAX_INFLIGHT ?? base.session,
       providers: {
+        ...extraProviderLimits(source).limits,
         GLM: env.EXAI_WS_GLM_MAX_INFLIGHT ?? base.GLM,
         KIMI: env.EXAI_WS_KIMI_MAX_INFLIGHT ?? base.KIMI,
       },

@@ -1,6 +1,6 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { ConfigModule } from '@nestjs/config';
-import { ConcurrencyEnv, concurrencyConfig } from '../concurrency/concurrency.config';
+import { ConcurrencyEnv, concurrencyConfig, extraProviderLimits } from '../concurrency/concurrency.config';
 import { GatewayEnv, gatewayConfig } from '../gateway/gateway.config';
 import { LoggingEnv, loggingConfig } from '../logging/logging.config';
 import { ProvidersEnv, providersConfig } from '../providers/providers.config';
@@ -16,7 +16,8 @@ export class AppConfigModule {
       isGlobal: true,
       envFilePath: ['.env'],
       load: [gatewayConfig, concurrencyConfig, providersConfig, routingConfig, loggingConfig],
-      validate: (env) => validateAll(ENV_CLASSES, env as Record<string, string | undefined>),
+      validate: (env) =>
+        validateAll(ENV_CLASSES, env as Record<string, string | undefined>, [(e) => extraProviderLimits(e).problems]),
     });
   }
 }

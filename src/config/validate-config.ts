@@ -53,8 +53,12 @@ export function parseEnv<T extends object>(cls: EnvClass<T>, env: EnvSource): T 
  * Validates every namespace together so that one boot failure lists all bad
  * keys, not just the first namespace's.
  */
-export function validateAll(classes: EnvClass<object>[], env: EnvSource): EnvSource {
-  const problems = classes.flatMap((cls) => check(cls, env).problems);
+export function validateAll(
+  classes: EnvClass<object>[],
+  env: EnvSource,
+  extraChecks: Array<(env: EnvSource) => string[]> = [],
+): EnvSource {
+  const problems = [...classes.flatMap((cls) => check(cls, env).problems), ...extraChecks.flatMap((c) => c(env))];
   if (problems.length > 0) throw new ConfigValidationError(problems);
   return env;
 }

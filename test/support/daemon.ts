@@ -1,5 +1,7 @@
 import type { DynamicModule, INestApplication, Type } from '@nestjs/common';
-import { startDaemon } from '../../src/app.setup';
+import { Test, TestingModuleBuilder } from '@nestjs/testing';
+import { AppModule } from '../../src/app.module';
+import { configureApp } from '../../src/app.setup';
 import { TestToolsModule, TestToolsProbe } from './test-tools.module';
 
 export interface TestDaemon {
@@ -10,6 +12,12 @@ export interface TestDaemon {
   close(): Promise<void>;
 }
 
+export interface TestDaemonOptions {
+  extensions?: Array<Type | DynamicModule>;
+  /** Replaces providers, e.g. with a subclass that exposes a test hook. */
+  override?: (builder: TestingModuleBuilder) => TestingModuleBuilder;
+}
+
 const QUIET_DEFAULTS: Record<string, string> = {
   LOG_LEVEL: 'silent',
   EXAI_WS_HOST: '127.0.0.1',
@@ -17,12 +25,12 @@ const QUIET_DEFAULTS: Record<string, string> = {
 };
 
 /**
- * Runs a real daemon on 127.0.0.1 with an OS-chosen port. Environment
+ * Runs the real AppModule on 127.0.0.1 with an OS-chosen port. Environment
  * overrides apply only while the daemon is being created.
  */
 export async function startTestDaemon(
   env: Record<string, string> = {},
-  extensions: Array<Type | DynamicModule> = [],
+  options: TestDaemonOptions = {},
 ): Promise<TestDaemon> {
   const merged = { ...QUIET_DEFAULTS, ...env };
   const saved = new Map<string, string | undefined>();
@@ -32,7 +40,13 @@ export async function startTestDaemon(
   }
   let app: INestApplication;
   try {
-    app = await startDaemon({ port: 0, extensions: [TestToolsModule, ...extensions] });
+    const root = await AppModule.forRoot({ extensions: [TestToolsModule, ...(options.extensions ?? [])] });
+    let builder = Test.createTestingModule({ imports: [root] });
+    if (options.override) builder = options.override(builder);
+    const moduleRef = await builder.compile();
+    app = moduleRef.createNestApplication({ bufferLogs: true, abortOnError: false });
+    configureApp(app);
+    await app.listen(0, '127.0.0.1');
   } finally {
     for (const [k, v] of saved) {
       if (v === undefined) delete process.env[k];

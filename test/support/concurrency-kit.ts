@@ -1,0 +1,48 @@
+import { Logger } from '@nestjs/common';
+import { AdmissionService } from '../../src/concurrency/admission.service';
+import { ConcurrencyConfig, toConcurrencyConfig, ConcurrencyEnv } from '../../src/concurrency/concurrency.config';
+import { ConcurrencySnapshotService } from '../../src/concurrency/concurrency-snapshot.service';
+import type { LeaseHolder } from '../../src/concurrency/lease';
+import { LeaseLedger } from '../../src/concurrency/lease-ledger.service';
+import { MemoryConcurrencyBackend } from '../../src/concurrency/memory-concurrency.backend';
+import { parseEnv } from '../../src/config/validate-config';
+import { MetricsService } from '../../src/metrics/metrics.service';
+
+/** The in-process concurrency stack without Nest, for unit and property tests. */
+export function concurrencyKit(env: Record<string, string> = {}, backend = new MemoryConcurrencyBackend()) {
+  const config: ConcurrencyConfig = toConcurrencyConfig(parseEnv(ConcurrencyEnv, env), env);
+  const metrics = new MetricsService();
+  const ledger = new LeaseLedger(config, backend);
+  const admission = new AdmissionService(config, ledger, metrics);
+  const snapshot = new ConcurrencySnapshotService(config, ledger, admission, metrics);
+  return { config, metrics, ledger, admission, snapshot, backend };
+}
+
+let seq = 0;
+export function holder(
+  sessionId: string,
+  provider?: string,
+  over: Partial<LeaseHolder> = {},
+): LeaseHolder & { live: boolean } {
+  const h = {
+    requestId: `req-${++seq}`,
+    sessionId,
+    connectionId: `conn-${sessionId}`,
+    provider,
+    timeoutMs: 60_000,
+    live: true,
+    isLive() {
+      return h.live;
+    },
+    abort: () => undefined,
+    ...over,
+  };
+  return h;
+}
+
+/** Lets every pending promise callback run (the admission pump is a promise chain). */
+export function settle(): Promise<void> {
+  return new Promise((r) => setImmediate(r));
+}
+
+export const silentLogger = new Logger('test');
