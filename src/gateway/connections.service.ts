@@ -7,6 +7,7 @@ import { ClientConnection } from './client-connection';
 import { CloseCode } from './gateway.constants';
 import { gatewayConfig } from './gateway.config';
 import { TokenBucket } from './rate-limiter';
+import { MetricsService } from '../metrics/metrics.service';
 
 export interface ConnectionStats {
   connections: number;
@@ -22,7 +23,10 @@ export class ConnectionsService {
   private readonly sessions = new Map<string, Set<ClientConnection>>();
   private accepting = true;
 
-  constructor(@Inject(gatewayConfig.KEY) private readonly config: ConfigType<typeof gatewayConfig>) {}
+  constructor(
+    @Inject(gatewayConfig.KEY) private readonly config: ConfigType<typeof gatewayConfig>,
+    private readonly metrics: MetricsService,
+  ) {}
 
   /**
    * Admits a new socket, or closes it with 1008 when a limit is full. Limits
@@ -52,6 +56,7 @@ export class ConnectionsService {
     const conn = new ClientConnection(randomUUID(), socket, ip, new TokenBucket(this.config.rateLimitPerSec));
     this.bySocket.set(socket, conn);
     this.perIp.set(ip, fromIp + 1);
+    this.metrics.wsConnections.set(this.bySocket.size);
     conn.helloTimer = setTimeout(() => onHelloTimeout(conn), this.config.helloTimeoutMs);
     this.startKeepalive(conn);
     return conn;
@@ -81,6 +86,7 @@ export class ConnectionsService {
     conn.phase = 'closing';
     conn.clearTimers();
     this.bySocket.delete(socket);
+    this.metrics.wsConnections.set(this.bySocket.size);
     const left = (this.perIp.get(conn.ip) ?? 1) - 1;
     if (left <= 0) this.perIp.delete(conn.ip);
     else this.perIp.set(conn.ip, left);

@@ -160,16 +160,19 @@ export class ToolCallsService {
           subscriber.next({ kind: 'progress', message, level }),
       };
       execution.toolStarted = true;
-      const sub: Subscription = from(tool.handler.execute(args, ctx)).subscribe({
+      const running = Promise.resolve().then(() => tool.handler.execute(args, ctx));
+      // Settlement is tracked on the promise itself, not on this subscription:
+      // after an abort the subscription is gone, but the lease waits for it.
+      running.then(
+        () => execution.settle(),
+        () => execution.settle(),
+      );
+      const sub: Subscription = from(running).subscribe({
         next: (result) => {
-          execution.settle();
           subscriber.next({ kind: 'result', outputs: [this.toOutput(tool, result, execution.startedAt)] });
           subscriber.complete();
         },
-        error: (err: unknown) => {
-          execution.settle();
-          subscriber.error(err);
-        },
+        error: (err: unknown) => subscriber.error(err),
       });
       return () => sub.unsubscribe();
     });

@@ -24,14 +24,14 @@ export function holder(
   provider?: string,
   over: Partial<LeaseHolder> = {},
 ): LeaseHolder & { live: boolean } {
-  const h = {
+  const h: LeaseHolder & { live: boolean } = {
     requestId: `req-${++seq}`,
     sessionId,
     connectionId: `conn-${sessionId}`,
     provider,
     timeoutMs: 60_000,
     live: true,
-    isLive() {
+    isLive(): boolean {
       return h.live;
     },
     abort: () => undefined,
