@@ -30,7 +30,7 @@ describe('TtlLru', () => {
     expect(lru.size).toBe(2);
   });
 
-  it('prefers evicting expired entries over live ones', () => {
+  it('keeps live entries when the evicted one had expired anyway', () => {
     const lru = new TtlLru<string, number>(2, 100, clock);
     lru.set('old', 1);
     now += 50;

@@ -68,6 +68,23 @@ export class AdmissionService implements OnApplicationShutdown {
   acquire(holder: LeaseHolder, options: AdmissionOptions): Promise<Lease> {
     const { signal } = options;
     if (signal.aborted) return Promise.reject(asError(signal.reason));
+    if (this.queue.size > 0 || this.pumping) return this.enqueue(holder, options);
+    // Fast path: nobody is waiting, so trying directly cannot overtake anyone.
+    return this.ledger.tryAcquire(holder, this.slotsFor(holder)).then((result) => {
+      if (!(result instanceof Lease)) return this.enqueue(holder, options);
+      if (signal.aborted) {
+        result.release();
+        throw asError(signal.reason);
+      }
+      this.metrics.admissions.inc({ outcome: 'admitted' });
+      this.metrics.queueWait.observe(0);
+      return result;
+    });
+  }
+
+  private enqueue(holder: LeaseHolder, options: AdmissionOptions): Promise<Lease> {
+    const { signal } = options;
+    if (signal.aborted) return Promise.reject(asError(signal.reason));
     const started = Date.now();
     return new Promise<Lease>((resolve, reject) => {
       let timer: NodeJS.Timeout | undefined;
