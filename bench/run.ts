@@ -4,6 +4,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import WebSocket, { WebSocketServer } from 'ws';
 import { startDaemon } from '../src/app.setup';
+import { ProviderSimulator } from '../src/providers/simulator/provider-simulator';
 import { ExaiTool } from '../src/tools/exai-tool.decorator';
 import type { ExaiToolHandler, ToolResult } from '../src/tools/tool.types';
 import { concurrencyKit } from '../test/support/concurrency-kit';
@@ -149,6 +150,64 @@ async function throughput(daemonUrl: string, sessions: number, seconds: number):
   for (const ws of clients) ws.close();
 }
 
+/** The daemon's added latency over calling the simulator directly, both at zero simulated latency. */
+async function providerOverhead(): Promise<void> {
+  const sim = new ProviderSimulator({ speed: 0 });
+  await sim.start(0, '127.0.0.1');
+  process.env.EXAI_PROVIDERS_MODE = 'real';
+  process.env.GLM_API_KEY = 'sim-glm-key';
+  process.env.GLM_API_URL = sim.glmBaseUrl;
+  const app: INestApplication = await startDaemon({ port: 0 });
+  const url = (await app.getUrl()).replace(/^http/, 'ws') + '/';
+  const ws = await helloed(url, 'bench-provider');
+  const direct: number[] = [];
+  const viaDaemon: number[] = [];
+  const N = 1_000;
+  try {
+    for (let i = 0; i < N + 100; i++) {
+      let t0 = nowUs();
+      const res = await fetch(`${sim.glmBaseUrl}/chat/completions`, {
+        method: 'POST',
+        headers: { authorization: 'Bearer sim-glm-key', 'content-type': 'application/json' },
+        body: JSON.stringify({
+          model: 'glm-4.5-flash',
+          stream: true,
+          messages: [{ role: 'user', content: `direct ${i}` }],
+        }),
+      });
+      await res.text();
+      const directUs = nowUs() - t0;
+      t0 = nowUs();
+      await request(
+        ws,
+        JSON.stringify({
+          op: 'call_tool',
+          request_id: `p${i}`,
+          name: 'chat',
+          arguments: { prompt: `via daemon ${i}`, model: 'glm-4.5-flash' },
+        }),
+        (m) => m.includes('"call_tool_res"'),
+      );
+      const daemonUs = nowUs() - t0;
+      if (i >= 100) {
+        direct.push(directUs);
+        viaDaemon.push(daemonUs);
+      }
+    }
+  } finally {
+    ws.close();
+    await app.close();
+    await sim.stop();
+  }
+  const d = summarize(direct);
+  const v = summarize(viaDaemon);
+  console.log(`direct simulator chat call, stream, zero latency (${d.n}): p50 ${fmt(d.p50)} µs, p99 ${fmt(d.p99)} µs`);
+  console.log(`same call through the daemon's chat tool (${v.n}): p50 ${fmt(v.p50)} µs, p99 ${fmt(v.p99)} µs`);
+  console.log(
+    `  added by the daemon: p50 ${fmt((v.p50 - d.p50) / 1000, 2)} ms, p99 ${fmt((v.p99 - d.p99) / 1000, 2)} ms  [target p99 added <= 2 ms]`,
+  );
+}
+
 async function main(): Promise<void> {
   console.log(`EXAI Gateway benchmarks — node ${process.version}, ${new Date().toISOString()}`);
   await admissionOverhead();
@@ -166,6 +225,7 @@ async function main(): Promise<void> {
   } finally {
     await app.close();
   }
+  await providerOverhead();
 }
 
 main().catch((err: unknown) => {

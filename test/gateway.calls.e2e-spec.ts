@@ -27,7 +27,18 @@ describe('call_tool lifecycle', () => {
     expect(res.op).toBe('list_tools_res');
     expect(res).not.toHaveProperty('request_id');
     const names = (res.tools as Array<{ name: string }>).map((t) => t.name).sort();
-    expect(names).toEqual(['listmodels', 'status', 'test_echo', 'test_fail', 'test_gate', 'version']);
+    expect(names).toEqual([
+      'chat',
+      'glm_web_search',
+      'kimi_chat_with_tools',
+      'listmodels',
+      'status',
+      'test_echo',
+      'test_fail',
+      'test_gate',
+      'thinkdeep',
+      'version',
+    ]);
     for (const t of res.tools as Array<Record<string, unknown>>) {
       expect(Object.keys(t).sort()).toEqual(['description', 'inputSchema', 'name']);
     }
@@ -238,7 +249,7 @@ describe('call_tool lifecycle', () => {
     ]) {
       expect(health).toHaveProperty(key);
     }
-    expect(health.tool_count).toBe(6);
+    expect(health.tool_count).toBe(10);
     expect(health.global_capacity).toBe(64);
     expect(health.concurrency).toMatchObject({ capacity: { global: 64, session: 64, GLM: 2, KIMI: 3 } });
     expect(health.gateway).toMatchObject({ status: 'up' });

@@ -3,7 +3,7 @@ import { ConfigModule } from '@nestjs/config';
 import { ConcurrencyEnv, concurrencyConfig, extraProviderLimits } from '../concurrency/concurrency.config';
 import { GatewayEnv, gatewayConfig } from '../gateway/gateway.config';
 import { LoggingEnv, loggingConfig } from '../logging/logging.config';
-import { ProvidersEnv, providersConfig } from '../providers/providers.config';
+import { ProvidersEnv, providersConfig, providersModeProblems } from '../providers/providers.config';
 import { RoutingEnv, routingConfig } from '../routing/routing.config';
 import { validateAll } from './validate-config';
 
@@ -17,7 +17,10 @@ export class AppConfigModule {
       envFilePath: ['.env'],
       load: [gatewayConfig, concurrencyConfig, providersConfig, routingConfig, loggingConfig],
       validate: (env) =>
-        validateAll(ENV_CLASSES, env as Record<string, string | undefined>, [(e) => extraProviderLimits(e).problems]),
+        validateAll(ENV_CLASSES, env as Record<string, string | undefined>, [
+          (e) => extraProviderLimits(e).problems,
+          providersModeProblems,
+        ]),
     });
   }
 }

@@ -72,7 +72,8 @@ export class ToolCallsService {
     // frame, answers with the same id the other frames carry.
     frame.request_id ??= randomUUID();
     const tool = this.registry.resolve(frame.name);
-    const args = this.registry.validateArguments(tool, frame.arguments ?? {});
+    const prepared = this.registry.prepare(tool, this.registry.validateArguments(tool, frame.arguments ?? {}));
+    const args = prepared.args;
     const sessionId = conn.sessionId;
     const seed: ParticipantSeed = {
       requestId: frame.request_id,
@@ -104,8 +105,9 @@ export class ToolCallsService {
       if (running) return { kind: 'join', execution: running, participant: seed };
     }
 
-    const timeoutSecs = this.timeoutFor(tool, args);
-    const provider = tool.options.provider ?? providerForModel(args.model);
+    const timeoutSecs =
+      prepared.timeoutSecs !== undefined ? Math.max(1, Math.ceil(prepared.timeoutSecs)) : this.timeoutFor(tool, args);
+    const provider = prepared.provider ?? tool.options.provider ?? providerForModel(args.model);
     const execution = new ToolExecution(tool, args, callKey, timeoutSecs, provider, {
       requestId: seed.requestId,
       sessionId,

@@ -1,12 +1,25 @@
+import type { CircuitState } from './circuit-breaker';
+import type { TimeoutKind } from './provider-timeouts';
+
 export interface LlmModelInfo {
   id: string;
   contextWindow?: number;
   thinking?: boolean;
 }
 
+export interface LlmToolCall {
+  id: string;
+  type: string;
+  function: { name: string; arguments: string };
+}
+
 export interface LlmMessage {
   role: 'system' | 'user' | 'assistant' | 'tool';
   content: string;
+  name?: string;
+  tool_call_id?: string;
+  tool_calls?: LlmToolCall[];
+  reasoning_content?: string;
 }
 
 export interface LlmRequest {
@@ -14,7 +27,9 @@ export interface LlmRequest {
   messages: LlmMessage[];
   temperature?: number;
   maxTokens?: number;
+  /** Provider-side web search (GLM `web_search` tool, Kimi `$web_search`). */
   webSearch?: boolean;
+  /** Ask for thinking mode on models that support it. */
   thinking?: boolean;
 }
 
@@ -29,6 +44,15 @@ export interface LlmUsage {
   promptTokens: number;
   completionTokens: number;
   totalTokens: number;
+  cachedTokens?: number;
+}
+
+export interface LlmCitation {
+  title?: string;
+  link?: string;
+  refer?: string;
+  content?: string;
+  publishDate?: string;
 }
 
 export interface LlmResult {
@@ -36,6 +60,19 @@ export interface LlmResult {
   reasoning?: string;
   model: string;
   usage: LlmUsage;
+  finishReason: string;
+  toolCalls?: LlmToolCall[];
+  webSearch?: { citations: LlmCitation[]; searches: number };
+  /** Upstream attempts this result took (1 = no retry). */
+  attempts: number;
+}
+
+export interface LlmProviderStatus {
+  id: string;
+  mode: 'real' | 'simulated' | 'unconfigured';
+  configured: boolean;
+  circuit: CircuitState;
+  lastError?: { message: string; at: string };
 }
 
 /**
@@ -46,11 +83,27 @@ export abstract class LlmProvider {
   /** Upper-case provider id, also the name of its concurrency limit (`GLM`, `KIMI`). */
   abstract readonly id: string;
 
-  /** The models this provider serves, from config or its `/models` endpoint. */
+  /** The models this provider serves, from config (never a hard-coded allow-list). */
   abstract models(): Promise<LlmModelInfo[]>;
 
+  /** The configured model ids, synchronously (for argument checks before admission). */
+  abstract modelIds(): string[];
+
+  /** Whether `model` is one of this provider's configured models. */
+  serves(model: string): boolean {
+    return this.modelIds().includes(model);
+  }
+
+  /** Whether this provider is usable now: configured and its circuit not open. */
+  abstract isAvailable(): boolean;
+
+  /** The call budget in seconds for a model and request kind (the adaptive timeout table). */
+  abstract timeoutSecs(model: string, kind: TimeoutKind): number;
+
+  abstract status(): LlmProviderStatus;
+
   /**
-   * Runs one completion within `options.deadline`.
+   * Runs one completion within `options.deadline`, retries included.
    * @throws a `CallError` subclass (PROVIDER_ERROR, PROVIDER_UNAVAILABLE, TIMEOUT, CANCELLED).
    */
   abstract complete(request: LlmRequest, options: LlmCallOptions): Promise<LlmResult>;

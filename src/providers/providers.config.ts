@@ -1,6 +1,6 @@
 import { registerAs } from '@nestjs/config';
 import { IsIn, IsInt, IsOptional, IsString, IsUrl, Min } from 'class-validator';
-import { EnvInt } from '../config/env.transforms';
+import { EnvInt, EnvList } from '../config/env.transforms';
 import { parseEnv } from '../config/validate-config';
 
 const URL_OPTIONS = { require_tld: false, require_protocol: true, protocols: ['http', 'https'] };
@@ -44,6 +44,28 @@ export class ProvidersEnv {
   @EnvInt() @IsInt() @Min(1) EXAI_CIRCUIT_FAILURE_THRESHOLD = 5;
   @EnvInt() @IsInt() @Min(1) EXAI_CIRCUIT_COOLDOWN_SECS = 30;
   @EnvInt() @IsInt() @Min(0) SIM_PORT = 8090;
+
+  @EnvList()
+  @IsString({ each: true })
+  GLM_MODELS: string[] = ['glm-4.6', 'glm-4.5', 'glm-4.5-air', 'glm-4.5-flash', 'glm-4.7'];
+
+  @EnvList()
+  @IsString({ each: true })
+  KIMI_MODELS: string[] = [
+    'kimi-k2-0905-preview',
+    'kimi-k2-turbo-preview',
+    'kimi-k2-thinking',
+    'kimi-k2-thinking-turbo',
+    'moonshot-v1-128k',
+  ];
+}
+
+/** `real` mode needs at least one key; checked with the rest of the config at boot. */
+export function providersModeProblems(env: Record<string, string | undefined>): string[] {
+  if (env.EXAI_PROVIDERS_MODE !== 'real') return [];
+  const keys = ['GLM_API_KEY', 'ZHIPUAI_API_KEY', 'KIMI_API_KEY', 'MOONSHOT_API_KEY'];
+  if (keys.some((k) => (env[k] ?? '') !== '')) return [];
+  return ['EXAI_PROVIDERS_MODE="real": needs GLM_API_KEY (or ZHIPUAI_API_KEY) or KIMI_API_KEY (or MOONSHOT_API_KEY)'];
 }
 
 export interface ProviderTimeouts {
@@ -53,10 +75,17 @@ export interface ProviderTimeouts {
   webThinking: number;
 }
 
+export interface ProviderSettings {
+  apiKey?: string;
+  baseUrl: string;
+  timeouts: ProviderTimeouts;
+  models: string[];
+}
+
 export interface ProvidersConfig {
   mode: 'auto' | 'real' | 'simulated';
-  glm: { apiKey?: string; baseUrl: string; timeouts: ProviderTimeouts };
-  kimi: { apiKey?: string; baseUrl: string; timeouts: ProviderTimeouts };
+  glm: ProviderSettings;
+  kimi: ProviderSettings;
   streamIdleTimeoutMs: number;
   maxRetries: number;
   circuitFailureThreshold: number;
@@ -70,6 +99,7 @@ export function toProvidersConfig(env: ProvidersEnv): ProvidersConfig {
     glm: {
       apiKey: env.GLM_API_KEY ?? env.ZHIPUAI_API_KEY,
       baseUrl: env.GLM_API_URL,
+      models: env.GLM_MODELS,
       timeouts: {
         base: env.GLM_TIMEOUT_SECS,
         webSearch: env.GLM_WEB_SEARCH_TIMEOUT_SECS,
@@ -80,6 +110,7 @@ export function toProvidersConfig(env: ProvidersEnv): ProvidersConfig {
     kimi: {
       apiKey: env.KIMI_API_KEY ?? env.MOONSHOT_API_KEY,
       baseUrl: env.KIMI_API_URL,
+      models: env.KIMI_MODELS,
       timeouts: {
         base: env.KIMI_TIMEOUT_SECS,
         webSearch: env.KIMI_WEB_SEARCH_TIMEOUT_SECS,

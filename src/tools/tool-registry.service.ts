@@ -2,7 +2,7 @@ import { Injectable, Logger, OnModuleInit } from '@nestjs/common';
 import { DiscoveryService } from '@nestjs/core';
 import Ajv, { ErrorObject, ValidateFunction } from 'ajv';
 import { ExaiTool } from './exai-tool.decorator';
-import type { ExaiToolHandler, ExaiToolOptions } from './tool.types';
+import type { ExaiToolHandler, ExaiToolOptions, PreparedCall } from './tool.types';
 import { InvalidArgumentsError, InvalidToolDefinitionError, ToolNotFoundError } from './tools.errors';
 
 export interface RegisteredTool {
@@ -79,6 +79,11 @@ export class ToolRegistryService implements OnModuleInit {
     }));
     const summary = details.map((d) => `${d.path} ${d.message}`).join('; ');
     throw new InvalidArgumentsError(`Invalid arguments for ${tool.name}: ${summary}`, details);
+  }
+
+  /** Lets the tool resolve model, provider and deadline; tools without `prepare` run as called. */
+  prepare(tool: RegisteredTool, args: Record<string, unknown>): PreparedCall {
+    return tool.handler.prepare ? tool.handler.prepare(args) : { args };
   }
 
   list(): ToolListing[] {

@@ -44,7 +44,22 @@ export interface ExaiToolOptions {
   cacheable?: boolean;
 }
 
+/** What a tool decides about a call before it is admitted. */
+export interface PreparedCall {
+  /** The arguments to run with (e.g. `model: "auto"` resolved); also the result-cache key. */
+  args: Record<string, unknown>;
+  /** The provider limit the call takes. */
+  provider?: string;
+  /** The call's deadline in seconds. */
+  timeoutSecs?: number;
+}
+
 /** Implemented by every class decorated with `@ExaiTool`. */
 export interface ExaiToolHandler {
+  /**
+   * Optional: resolves model, provider and deadline before admission, so the
+   * call takes the right permit. May throw InvalidArgumentsError.
+   */
+  prepare?(args: Record<string, unknown>): PreparedCall;
   execute(args: Record<string, unknown>, ctx: ToolContext): Promise<ToolResult>;
 }

@@ -16,7 +16,7 @@ export class ListModelsTool implements ExaiToolHandler {
 
   async execute(): Promise<ToolResult> {
     const providers = await Promise.all(
-      this.providers.all().map(async (p) => ({ provider: p.id, models: await p.models() })),
+      this.providers.all().map(async (p) => ({ ...p.status(), provider: p.id, models: await p.models() })),
     );
     const total = providers.reduce((n, p) => n + p.models.length, 0);
     return { content: JSON.stringify({ providers, total_models: total }), contentType: 'json' };

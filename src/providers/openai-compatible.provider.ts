@@ -1,0 +1,491 @@
+import { Logger } from '@nestjs/common';
+import { CallCancelledError, CallError, CallTimeoutError } from '../gateway/gateway.errors';
+import { MetricsService } from '../metrics/metrics.service';
+import { CircuitBreaker } from './circuit-breaker';
+import {
+  LlmCallOptions,
+  LlmCitation,
+  LlmMessage,
+  LlmModelInfo,
+  LlmProvider,
+  LlmProviderStatus,
+  LlmRequest,
+  LlmResult,
+  LlmToolCall,
+  LlmUsage,
+} from './llm-provider';
+import { ProviderEndpoint, ProviderEndpointsService, ProviderId } from './provider-endpoints.service';
+import { selectTimeoutSecs, TimeoutKind } from './provider-timeouts';
+import { ProviderError, ProviderUnavailableError, UpstreamFailure } from './providers.errors';
+import type { ProvidersConfig, ProviderSettings } from './providers.config';
+import { decideRetry, retryAfterMs } from './retry-policy';
+import { readSse } from './sse.parser';
+
+/** One upstream exchange as the API shapes it: everything the caller needs, nothing else. */
+export interface Exchange {
+  content: string;
+  reasoning: string;
+  toolCalls: LlmToolCall[];
+  finishReason: string;
+  usage: LlmUsage;
+  citations: LlmCitation[];
+  model: string;
+}
+
+export interface ParsedError {
+  code?: string;
+  message: string;
+  retryable: boolean;
+}
+
+const MAX_ERROR_BODY = 64 * 1024;
+
+/**
+ * Shared client for OpenAI-compatible chat APIs. It uses `fetch` and its own
+ * SSE parser rather than the openai SDK: the SDK's retries and timeouts would
+ * fight our single deadline budget, its types drop `reasoning_content`,
+ * GLM's top-level `web_search` and Kimi's usage-in-choices, and with fetch an
+ * abort closes the upstream socket directly and every chunk can be watched
+ * for an idle stall.
+ */
+export abstract class OpenAiCompatibleLlmProvider extends LlmProvider {
+  abstract override readonly id: ProviderId;
+  protected readonly logger: Logger;
+  readonly breaker: CircuitBreaker;
+
+  protected constructor(
+    protected readonly config: ProvidersConfig,
+    protected readonly settings: ProviderSettings,
+    protected readonly endpoints: ProviderEndpointsService,
+    protected readonly metrics: MetricsService,
+    loggerName: string,
+  ) {
+    super();
+    this.logger = new Logger(loggerName);
+    this.breaker = new CircuitBreaker(config.circuitFailureThreshold, config.circuitCooldownMs);
+  }
+
+  /** Provider-specific request body. */
+  protected abstract buildBody(request: LlmRequest, stream: boolean): Record<string, unknown>;
+
+  /** Provider-specific error envelope and retry classification. */
+  protected abstract parseError(status: number, body: unknown, text: string): ParsedError;
+
+  /** Whether this request must be sent without streaming (Kimi's `$web_search` loop). */
+  protected streams(request: LlmRequest): boolean {
+    void request;
+    return true;
+  }
+
+  /** Runs the provider's conversation loop; the default is a single exchange. */
+  protected run(
+    request: LlmRequest,
+    send: (req: LlmRequest) => Promise<Exchange>,
+  ): Promise<Exchange & { searches?: number }> {
+    return send(request);
+  }
+
+  models(): Promise<LlmModelInfo[]> {
+    return Promise.resolve(this.settings.models.map((id) => ({ id, thinking: this.supportsThinking(id) })));
+  }
+
+  modelIds(): string[] {
+    return [...this.settings.models];
+  }
+
+  supportsThinking(model: string): boolean {
+    return model.toLowerCase().includes('thinking');
+  }
+
+  isAvailable(): boolean {
+    return this.endpoints.get(this.id) !== undefined && this.breaker.state !== 'open';
+  }
+
+  timeoutSecs(model: string, kind: TimeoutKind): number {
+    const secs = selectTimeoutSecs(this.settings.timeouts, kind);
+    this.logger.log(`${this.displayName} timeout: ${secs}s (web=${kind.web}, thinking=${kind.thinking}) for ${model}`);
+    return secs;
+  }
+
+  status(): LlmProviderStatus {
+    const endpoint = this.endpoints.get(this.id);
+    return {
+      id: this.id,
+      mode: endpoint?.mode ?? 'unconfigured',
+      configured: endpoint !== undefined,
+      circuit: this.breaker.state,
+      lastError: this.breaker.lastError,
+    };
+  }
+
+  protected get displayName(): string {
+    return this.id === 'GLM' ? 'GLM' : 'Kimi';
+  }
+
+  async complete(request: LlmRequest, options: LlmCallOptions): Promise<LlmResult> {
+    const endpoint = this.endpoints.get(this.id);
+    if (!endpoint) {
+      throw new ProviderUnavailableError(`${this.displayName} is not configured`, { provider: this.id });
+    }
+    if (!this.breaker.tryPass()) {
+      throw new ProviderUnavailableError(`${this.displayName} circuit is open after repeated failures`, {
+        provider: this.id,
+        retryAfterSecs: Math.max(1, Math.ceil(this.breaker.retryInMs() / 1000)),
+      });
+    }
+    let attempts = 0;
+    const send = async (req: LlmRequest): Promise<Exchange> => {
+      for (let attempt = 0; ; attempt++) {
+        attempts++;
+        const started = Date.now();
+        try {
+          const exchange = await this.exchange(endpoint, req, options);
+          this.metrics.providerRequests.inc({ provider: this.id, outcome: 'success' });
+          this.metrics.providerLatency.observe({ provider: this.id }, (Date.now() - started) / 1000);
+          return exchange;
+        } catch (err) {
+          const next = await this.afterFailure(err, attempt, options);
+          if (next !== RETRY) throw next;
+        }
+      }
+    };
+    try {
+      const out = await this.run(request, send);
+      this.breaker.onSuccess();
+      this.updateCircuitGauge();
+      return {
+        content: out.content,
+        reasoning: out.reasoning || undefined,
+        model: out.model || request.model,
+        usage: out.usage,
+        finishReason: out.finishReason,
+        toolCalls: out.toolCalls.length > 0 ? out.toolCalls : undefined,
+        webSearch: request.webSearch ? { citations: out.citations, searches: out.searches ?? 0 } : undefined,
+        attempts,
+      };
+    } catch (err) {
+      this.updateCircuitGauge();
+      throw err;
+    }
+  }
+
+  /**
+   * Decides what a failed attempt means: RETRY (after waiting out the
+   * backoff) or the error that ends the call.
+   */
+  private async afterFailure(err: unknown, attempt: number, options: LlmCallOptions): Promise<Error> {
+    if (options.signal.aborted) return callEnding(options.signal);
+    if (!(err instanceof UpstreamFailure)) {
+      this.breaker.onOtherFailure(String(err));
+      return err instanceof Error ? err : new Error(String(err));
+    }
+    this.metrics.providerRequests.inc({ provider: this.id, outcome: err.retryable ? 'retryable_error' : 'error' });
+    if (!err.retryable) {
+      this.breaker.onOtherFailure(err.message);
+      this.logger.warn({
+        msg: `${this.displayName} request failed`,
+        status: err.details.status,
+        code: err.details.providerCode,
+        error: err.message,
+      });
+      return new ProviderError(`${this.displayName}: ${err.message}`, err.details, { cause: err });
+    }
+    this.breaker.onRetryableFailure(err.message);
+    const remainingMs = options.deadline - Date.now();
+    const decision = decideRetry({
+      retryable: true,
+      attempt,
+      maxRetries: this.config.maxRetries,
+      remainingMs,
+      hintMs: err.retryAfterMs,
+    });
+    if (!decision.retry || this.breaker.state === 'open') {
+      this.logger.warn({
+        msg: `${this.displayName} unavailable, not retrying`,
+        attempt,
+        remaining_ms: remainingMs,
+        wait_ms: decision.waitMs,
+        error: err.message,
+      });
+      return new ProviderUnavailableError(`${this.displayName} unavailable: ${err.message}`, {
+        ...err.details,
+        retryAfterSecs: Math.max(1, Math.ceil(decision.waitMs / 1000)),
+      });
+    }
+    this.metrics.providerRetries.inc({ provider: this.id });
+    this.logger.log({
+      msg: `${this.displayName} retry ${attempt + 1}/${this.config.maxRetries} in ${decision.waitMs}ms`,
+      error: err.message,
+    });
+    await sleep(decision.waitMs, options.signal);
+    if (options.signal.aborted) return callEnding(options.signal);
+    return RETRY;
+  }
+
+  private updateCircuitGauge(): void {
+    const value = { closed: 0, half_open: 1, open: 2 }[this.breaker.state];
+    this.metrics.providerCircuit.set({ provider: this.id }, value);
+  }
+
+  /** One HTTP request and its whole response, streamed or not. */
+  protected async exchange(
+    endpoint: ProviderEndpoint,
+    request: LlmRequest,
+    options: LlmCallOptions,
+  ): Promise<Exchange> {
+    const stream = this.streams(request);
+    let response: Response;
+    try {
+      response = await fetch(`${endpoint.baseUrl}/chat/completions`, {
+        method: 'POST',
+        headers: {
+          authorization: `Bearer ${endpoint.apiKey}`,
+          'content-type': 'application/json',
+          accept: stream ? 'text/event-stream' : 'application/json',
+        },
+        body: JSON.stringify(this.buildBody(request, stream)),
+        signal: options.signal,
+      });
+    } catch (err) {
+      if (options.signal.aborted) throw err;
+      throw new UpstreamFailure(
+        `connection failed: ${describe(err)}`,
+        'network',
+        true,
+        { provider: this.id },
+        undefined,
+        { cause: err },
+      );
+    }
+    if (!response.ok) throw await this.httpFailure(response);
+    try {
+      const exchange = stream ? await this.readStream(response) : this.fromJson(await response.json());
+      this.checkFinish(exchange);
+      return exchange;
+    } catch (err) {
+      if (options.signal.aborted || err instanceof UpstreamFailure) throw err;
+      throw new UpstreamFailure(
+        `response interrupted: ${describe(err)}`,
+        'network',
+        true,
+        { provider: this.id, status: response.status },
+        undefined,
+        {
+          cause: err,
+        },
+      );
+    }
+  }
+
+  /** GLM reports some failures as a 200 with a special finish_reason. */
+  protected checkFinish(exchange: Exchange): void {
+    void exchange;
+  }
+
+  private async httpFailure(response: Response): Promise<UpstreamFailure> {
+    const text = (await response.text().catch(() => '')).slice(0, MAX_ERROR_BODY);
+    let body: unknown;
+    try {
+      body = JSON.parse(text);
+    } catch {
+      body = undefined;
+    }
+    const parsed = this.parseError(response.status, body, text);
+    const hint = retryAfterMs(response.headers.get('retry-after'), parsed.message);
+    return new UpstreamFailure(
+      `HTTP ${response.status}${parsed.code ? ` ${parsed.code}` : ''}: ${parsed.message}`,
+      'http',
+      parsed.retryable,
+      { provider: this.id, status: response.status, providerCode: parsed.code },
+      hint,
+    );
+  }
+
+  private async readStream(response: Response): Promise<Exchange> {
+    if (!response.body) throw new UpstreamFailure('empty stream', 'protocol', true, { provider: this.id });
+    const acc = emptyExchange();
+    const calls = new Map<number, LlmToolCall>();
+    let done = false;
+    for await (const data of readSse(response.body, this.config.streamIdleTimeoutMs, this.id)) {
+      if (data === '[DONE]') {
+        done = true;
+        break;
+      }
+      let chunk: ChatChunk;
+      try {
+        chunk = JSON.parse(data) as ChatChunk;
+      } catch {
+        throw new UpstreamFailure('malformed stream frame', 'protocol', true, {
+          provider: this.id,
+          status: response.status,
+        });
+      }
+      acc.model = chunk.model ?? acc.model;
+      if (Array.isArray(chunk.web_search)) acc.citations.push(...chunk.web_search.map(toCitation));
+      if (chunk.usage) acc.usage = toUsage(chunk.usage);
+      for (const choice of chunk.choices ?? []) {
+        const delta = choice.delta ?? {};
+        if (typeof delta.content === 'string') acc.content += delta.content;
+        if (typeof delta.reasoning_content === 'string') acc.reasoning += delta.reasoning_content;
+        for (const tc of delta.tool_calls ?? []) mergeToolCall(calls, tc);
+        if (choice.finish_reason) acc.finishReason = choice.finish_reason;
+        if (choice.usage) acc.usage = toUsage(choice.usage);
+      }
+    }
+    if (!done && !acc.finishReason) {
+      throw new UpstreamFailure('stream ended before it finished', 'network', true, {
+        provider: this.id,
+        status: response.status,
+      });
+    }
+    acc.toolCalls = [...calls.values()];
+    return acc;
+  }
+
+  protected fromJson(json: unknown): Exchange {
+    const body = json as ChatCompletion;
+    const acc = emptyExchange();
+    const choice = body.choices?.[0];
+    acc.model = body.model ?? '';
+    acc.content = choice?.message?.content ?? '';
+    acc.reasoning = choice?.message?.reasoning_content ?? '';
+    acc.toolCalls = (choice?.message?.tool_calls ?? []).map((tc) => ({
+      id: tc.id ?? '',
+      type: tc.type ?? 'function',
+      function: { name: tc.function?.name ?? '', arguments: argumentsText(tc.function?.arguments) },
+    }));
+    acc.finishReason = choice?.finish_reason ?? '';
+    if (body.usage) acc.usage = toUsage(body.usage);
+    if (Array.isArray(body.web_search)) acc.citations = body.web_search.map(toCitation);
+    return acc;
+  }
+
+  /** The assistant message to append to history exactly as the API returned it. */
+  protected assistantMessage(exchange: Exchange): LlmMessage {
+    const msg: LlmMessage = { role: 'assistant', content: exchange.content };
+    if (exchange.toolCalls.length > 0) msg.tool_calls = exchange.toolCalls;
+    if (exchange.reasoning) msg.reasoning_content = exchange.reasoning;
+    return msg;
+  }
+}
+
+/** Returned by afterFailure to mean "the wait is over, try again". */
+const RETRY = new Error('retry');
+
+interface RawUsage {
+  prompt_tokens?: number;
+  completion_tokens?: number;
+  total_tokens?: number;
+  cached_tokens?: number;
+  prompt_tokens_details?: { cached_tokens?: number };
+}
+
+interface RawToolCall {
+  index?: number;
+  id?: string;
+  type?: string;
+  function?: { name?: string; arguments?: unknown };
+}
+
+interface RawSearchResult {
+  title?: string;
+  link?: string;
+  refer?: string;
+  content?: string;
+  publish_date?: string;
+}
+
+interface ChatChunk {
+  model?: string;
+  usage?: RawUsage;
+  web_search?: RawSearchResult[];
+  choices?: Array<{
+    delta?: { content?: string; reasoning_content?: string; tool_calls?: RawToolCall[] };
+    finish_reason?: string | null;
+    usage?: RawUsage;
+  }>;
+}
+
+interface ChatCompletion {
+  model?: string;
+  usage?: RawUsage;
+  web_search?: RawSearchResult[];
+  choices?: Array<{
+    message?: { content?: string; reasoning_content?: string; tool_calls?: RawToolCall[] };
+    finish_reason?: string;
+  }>;
+}
+
+function emptyExchange(): Exchange {
+  return {
+    content: '',
+    reasoning: '',
+    toolCalls: [],
+    finishReason: '',
+    usage: { promptTokens: 0, completionTokens: 0, totalTokens: 0 },
+    citations: [],
+    model: '',
+  };
+}
+
+function toUsage(u: RawUsage): LlmUsage {
+  const prompt = u.prompt_tokens ?? 0;
+  const completion = u.completion_tokens ?? 0;
+  const cached = u.cached_tokens ?? u.prompt_tokens_details?.cached_tokens;
+  return {
+    promptTokens: prompt,
+    completionTokens: completion,
+    totalTokens: u.total_tokens ?? prompt + completion,
+    ...(cached !== undefined ? { cachedTokens: cached } : {}),
+  };
+}
+
+function toCitation(r: RawSearchResult): LlmCitation {
+  return { title: r.title, link: r.link, refer: r.refer, content: r.content, publishDate: r.publish_date };
+}
+
+/** GLM captures carry arguments as a JSON string, its docs as an object: accept both. */
+function argumentsText(args: unknown): string {
+  if (typeof args === 'string') return args;
+  return args === undefined ? '' : JSON.stringify(args);
+}
+
+function mergeToolCall(calls: Map<number, LlmToolCall>, tc: RawToolCall): void {
+  const index = tc.index ?? calls.size;
+  const existing = calls.get(index);
+  if (!existing) {
+    calls.set(index, {
+      id: tc.id ?? '',
+      type: tc.type ?? 'function',
+      function: { name: tc.function?.name ?? '', arguments: argumentsText(tc.function?.arguments) },
+    });
+    return;
+  }
+  if (tc.id) existing.id = tc.id;
+  if (tc.function?.name) existing.function.name = tc.function.name;
+  existing.function.arguments += argumentsText(tc.function?.arguments);
+}
+
+function describe(err: unknown): string {
+  const cause = (err as { cause?: { code?: string; message?: string } })?.cause;
+  return cause?.code ?? cause?.message ?? (err as Error)?.message ?? String(err);
+}
+
+function callEnding(signal: AbortSignal): Error {
+  const reason: unknown = signal.reason;
+  if (reason instanceof CallError) return reason;
+  return reason instanceof Error && reason.name === 'TimeoutError' ? new CallTimeoutError(0) : new CallCancelledError();
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const timer = setTimeout(done, ms);
+    signal.addEventListener('abort', done, { once: true });
+    function done(): void {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+  });
+}

@@ -1,0 +1,19 @@
+import type { ProviderTimeouts } from './providers.config';
+
+export interface TimeoutKind {
+  web: boolean;
+  thinking: boolean;
+}
+
+/** The design's adaptive timeout table: one budget per (web, thinking) kind. */
+export function selectTimeoutSecs(timeouts: ProviderTimeouts, kind: TimeoutKind): number {
+  if (kind.web && kind.thinking) return timeouts.webThinking;
+  if (kind.thinking) return timeouts.thinking;
+  if (kind.web) return timeouts.webSearch;
+  return timeouts.base;
+}
+
+/** "thinking" when the model name says so or thinking mode was asked for (design.md). */
+export function isThinkingCall(model: string, thinkingRequested: boolean): boolean {
+  return thinkingRequested || model.toLowerCase().includes('thinking');
+}

@@ -1,0 +1,635 @@
+import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import {
+  hasFaults,
+  parseDirectives,
+  SimDirectiveError,
+  SimDirectives,
+  stripDirectives,
+  withoutFaults,
+} from './simulator.directives';
+import {
+  htmlGatewayError,
+  SIM_ERRORS,
+  SimHttpError,
+  SimulatorConfigError,
+  SimulatorStateError,
+  unknownRoute,
+} from './simulator.errors';
+import { readBody, SimExchange, writeError, writeJson } from './simulator.exchange';
+import { SimRateLimiter } from './simulator.limits';
+import { SIM_MODEL_CREATED, SIM_MODEL_OWNERS, SIM_MODELS } from './simulator.models';
+import { glmSearchResults, ResponseDialect, responseDialects, SimCompletion } from './simulator.responses';
+import { estimateTokens, fillerWords, SimIdGenerator, splitWords } from './simulator.text';
+import type {
+  RecordedRequest,
+  ScriptedResponse,
+  SimLatency,
+  SimModelInfo,
+  SimProvider,
+  SimulatorOptions,
+  WireToolCall,
+} from './simulator.types';
+import { isRecord, KIMI_WEB_SEARCH, validateChat, ValidatedChat } from './simulator.validation';
+
+export type {
+  RecordedRequest,
+  ScriptedResponse,
+  ScriptedToolCall,
+  SimLatency,
+  SimModelInfo,
+  SimProvider,
+  SimulatorOptions,
+} from './simulator.types';
+
+export const SIM_DEFAULT_KEYS: Readonly<Record<SimProvider, readonly string[]>> = {
+  glm: ['sim-glm-key'],
+  kimi: ['sim-kimi-key'],
+};
+
+/** providers.md §3 suggestions, before the speed factor. */
+export const SIM_DEFAULT_LATENCY: Readonly<SimLatency> = {
+  ttftMs: 400,
+  interTokenMs: 30,
+  thinkingMs: 2000,
+  webSearchMs: 1500,
+};
+
+type Endpoint = 'chat' | 'models' | 'web_search';
+
+const ENDPOINTS: Record<string, { endpoint: Endpoint; method: string; providers: SimProvider[] }> = {
+  '/chat/completions': { endpoint: 'chat', method: 'POST', providers: ['glm', 'kimi'] },
+  '/models': { endpoint: 'models', method: 'GET', providers: ['glm', 'kimi'] },
+  '/web_search': { endpoint: 'web_search', method: 'POST', providers: ['glm'] },
+};
+
+const PREFIXES: Array<[string, SimProvider]> = [
+  ['/api/coding/paas/v4', 'glm'],
+  ['/api/paas/v4', 'glm'],
+  ['/v1', 'kimi'],
+];
+
+/** Frames a `[[sim:drop]]` stream delivers before the cut. */
+const DROP_AFTER_FRAMES = 2;
+const MAX_BODY_CHARS = 64 * 1024 * 1024;
+const BODY_NOT_JSON = Symbol('body-not-json');
+
+/** What the responder decided to send for one valid chat request. */
+type ChatPlan =
+  | { kind: 'completion'; completion: SimCompletion; searched: boolean; headers: Record<string, string> }
+  | { kind: 'error'; error: SimHttpError }
+  | { kind: 'raw'; status: number; text: string; headers: Record<string, string> };
+
+/**
+ * A loopback HTTP server that speaks the GLM (Z.ai) and Kimi (Moonshot) chat
+ * APIs as providers.md §5 specifies, for tests and for running the daemon
+ * without keys. Behaviour is scripted in-process (`script()`) or by
+ * `[[sim:…]]` directives in the last user message.
+ */
+export class ProviderSimulator {
+  readonly requests: RecordedRequest[] = [];
+
+  private server?: Server;
+  private listening?: { host: string; port: number };
+  private stopping = false;
+  private readonly keys: Record<SimProvider, ReadonlySet<string>>;
+  private readonly latency: SimLatency;
+  private readonly clock: () => number;
+  private readonly dialects: Record<SimProvider, ResponseDialect>;
+  private readonly limiter: SimRateLimiter;
+  private readonly ids = new SimIdGenerator();
+  private readonly scripts: Record<SimProvider, ScriptedResponse[]> = { glm: [], kimi: [] };
+  private readonly attempts = new Map<string, number>();
+  private readonly issuedSearches = new Map<string, string>();
+  private open = 0;
+  private aborted = 0;
+  private billed = 0;
+
+  constructor(private readonly options: SimulatorOptions = {}) {
+    this.keys = {
+      glm: new Set(options.keys?.glm ?? SIM_DEFAULT_KEYS.glm),
+      kimi: new Set(options.keys?.kimi ?? SIM_DEFAULT_KEYS.kimi),
+    };
+    const speed = options.speed ?? 1;
+    if (!Number.isFinite(speed) || speed < 0) throw new SimulatorConfigError(`speed must be >= 0, got ${speed}`);
+    const base = { ...SIM_DEFAULT_LATENCY, ...options.latency };
+    this.latency = {
+      ttftMs: base.ttftMs * speed,
+      interTokenMs: base.interTokenMs * speed,
+      thinkingMs: base.thinkingMs * speed,
+      webSearchMs: base.webSearchMs * speed,
+    };
+    this.clock = options.clock ?? Date.now;
+    this.dialects = responseDialects({
+      streamUsage: options.kimiStreamUsage ?? 'choice',
+      cachedTokens: options.kimiCachedTokens ?? 'usage',
+    });
+    this.limiter = new SimRateLimiter(options.limits ?? {}, this.clock);
+  }
+
+  /** Listens on `host:port` (default an ephemeral loopback port). */
+  async start(port = 0, host = '127.0.0.1'): Promise<void> {
+    if (this.server) throw new SimulatorStateError('simulator already started');
+    const server = createServer((req, res) => this.onRequest(req, res));
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    this.server = server;
+    this.listening = { host, port: (server.address() as AddressInfo).port };
+  }
+
+  /** Closes the server and destroys every open socket, stalled ones included, so it never hangs. */
+  async stop(): Promise<void> {
+    const server = this.server;
+    if (!server) return;
+    this.server = undefined;
+    this.listening = undefined;
+    this.stopping = true;
+    try {
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+    } finally {
+      this.stopping = false;
+    }
+  }
+
+  get url(): string {
+    if (!this.listening) throw new SimulatorStateError('simulator not started');
+    const { host, port } = this.listening;
+    return `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  }
+
+  get glmBaseUrl(): string {
+    return `${this.url}/api/paas/v4`;
+  }
+
+  get kimiBaseUrl(): string {
+    return `${this.url}/v1`;
+  }
+
+  /** Chat requests currently being served (response not finished, socket open). */
+  get openRequests(): number {
+    return this.open;
+  }
+
+  /** Chat requests whose client closed the socket before the response finished. */
+  get abortedRequests(): number {
+    return this.aborted;
+  }
+
+  /** Kimi responses with `finish_reason:"tool_calls"` and a `$web_search` call: what Kimi bills (§2.4). */
+  get billedSearches(): number {
+    return this.billed;
+  }
+
+  /** Queues responses for a provider; each is consumed by the next chat request (for its `model`, if set). */
+  script(provider: SimProvider, ...responses: ScriptedResponse[]): void {
+    this.scripts[provider].push(...responses);
+  }
+
+  /** Forgets requests, scripts, counters, attempt counters, issued searches and rate-limit windows. */
+  reset(): void {
+    this.requests.length = 0;
+    this.scripts.glm.length = 0;
+    this.scripts.kimi.length = 0;
+    this.attempts.clear();
+    this.issuedSearches.clear();
+    this.limiter.reset();
+    this.ids.reset();
+    this.aborted = 0;
+    this.billed = 0;
+  }
+
+  models(provider: SimProvider): SimModelInfo[] {
+    return SIM_MODELS[provider].map(({ id, contextWindow, thinking, defaultTemperature }) => ({
+      id,
+      contextWindow,
+      thinking,
+      defaultTemperature,
+    }));
+  }
+
+  private onRequest(req: IncomingMessage, res: ServerResponse): void {
+    this.handle(req, res).catch((err: unknown) => {
+      if (err instanceof SimHttpError) {
+        writeError(res, err);
+      } else if (!res.headersSent && !res.destroyed) {
+        writeJson(res, 500, { error: { message: `simulator failure: ${String(err)}` } }, 'application/json');
+      } else {
+        res.destroy();
+      }
+    });
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const method = req.method ?? 'GET';
+    const path = (req.url ?? '/').split('?')[0].replace(/(.)\/+$/, '$1');
+    const prefix = PREFIXES.find(([p]) => path === p || path.startsWith(`${p}/`));
+    if (!prefix) {
+      req.resume();
+      throw unknownRoute();
+    }
+    const [prefixPath, provider] = prefix;
+    const errors = SIM_ERRORS[provider];
+    const route = ENDPOINTS[path.slice(prefixPath.length)];
+    const known = route?.providers.includes(provider) ? route : undefined;
+    const isChat = known?.endpoint === 'chat' && method === known.method;
+    const exchange = isChat ? this.track(res) : undefined;
+
+    const text = await readBody(req);
+    if (text.length > MAX_BODY_CHARS) throw errors.invalid('request body too large');
+    const body = parseJson(text);
+    this.requests.push({
+      provider,
+      method,
+      path,
+      headers: { ...req.headers },
+      body: body === BODY_NOT_JSON ? text : body,
+      at: this.clock(),
+    });
+
+    if (!known) throw errors.notFound(path);
+    if (method !== known.method) throw errors.methodNotAllowed(method).withHeaders({ Allow: known.method });
+    const apiKey = bearer(req.headers.authorization);
+    if (apiKey === undefined) throw errors.unauthorized('missing');
+    if (!this.keys[provider].has(apiKey)) throw errors.unauthorized('invalid');
+
+    switch (known.endpoint) {
+      case 'models':
+        return this.serveModels(provider, res);
+      case 'web_search':
+        return this.serveGlmWebSearch(res, body);
+      case 'chat':
+        if (!exchange) throw new SimulatorStateError('chat request without an exchange');
+        return this.serveChat(provider, exchange, apiKey, body);
+    }
+  }
+
+  private track(res: ServerResponse): SimExchange {
+    this.open += 1;
+    return new SimExchange(res, (clientAborted) => {
+      this.open -= 1;
+      if (clientAborted && !this.stopping) this.aborted += 1;
+    });
+  }
+
+  private serveModels(provider: SimProvider, res: ServerResponse): void {
+    const data = SIM_MODELS[provider].map((m) => ({
+      id: m.id,
+      object: 'model',
+      created: SIM_MODEL_CREATED,
+      owned_by: SIM_MODEL_OWNERS[provider],
+    }));
+    writeJson(res, 200, { object: 'list', data }, this.dialects[provider].jsonContentType);
+  }
+
+  /** GLM's standalone search API (`POST /web_search`). */
+  private async serveGlmWebSearch(res: ServerResponse, body: unknown): Promise<void> {
+    const errors = SIM_ERRORS.glm;
+    if (!isRecord(body)) throw errors.badJson();
+    if (typeof body.search_query !== 'string' || body.search_query.trim() === '') throw errors.missing('search_query');
+    const count = body.count ?? 10;
+    if (typeof count !== 'number' || !Number.isInteger(count) || count < 1 || count > 50) {
+      throw errors.outOfRange('count', 1, 50);
+    }
+    const query = body.search_query;
+    const exchange = new SimExchange(res, () => {});
+    if (!(await exchange.sleep(this.latency.webSearchMs))) return;
+    const id = this.ids.glmId(this.clock());
+    writeJson(
+      res,
+      200,
+      {
+        id,
+        created: Math.floor(this.clock() / 1000),
+        request_id: id,
+        search_intent: [{ query, intent: 'SEARCH_ALL', keywords: query }],
+        search_result: glmSearchResults(query, count),
+      },
+      this.dialects.glm.jsonContentType,
+    );
+  }
+
+  private async serveChat(provider: SimProvider, ex: SimExchange, apiKey: string, body: unknown): Promise<void> {
+    const errors = SIM_ERRORS[provider];
+    if (body === BODY_NOT_JSON) throw errors.badJson();
+    const slot = this.limiter.acquire(provider, apiKey);
+    if (!slot.ok) {
+      const err = errors.rateLimited(slot.kind, slot.limit, slot.retryAfterSec);
+      throw this.options.rateLimitHeaders
+        ? err.withHeaders(rateLimitHeaders(slot.retryAfterSec, slot.limit, 0, slot.resetSec))
+        : err;
+    }
+    ex.onClose(slot.release);
+
+    const chat = validateChat(provider, body, {
+      kimiStrictThinking: this.options.kimiStrictThinking ?? true,
+      glmContextOverflow: this.options.glmContextOverflow ?? 'error',
+      issuedSearch: (id) => this.issuedSearches.get(id),
+    });
+    let d: SimDirectives;
+    try {
+      d = parseDirectives(chat.lastUserText);
+    } catch (err) {
+      if (err instanceof SimDirectiveError) throw errors.directive(err.message);
+      throw err;
+    }
+    if (d.times !== undefined && hasFaults(d)) {
+      const key = `${provider}\u0000${chat.model.id}\u0000${JSON.stringify((body as { messages: unknown }).messages)}`;
+      const attempt = (this.attempts.get(key) ?? 0) + 1;
+      this.attempts.set(key, attempt);
+      if (attempt > d.times) d = withoutFaults(d);
+    }
+
+    if (d.delayMs !== undefined && !(await ex.sleep(d.delayMs))) return;
+    if (d.stall) return ex.untilClosed();
+    if (d.html) throw htmlGatewayError();
+    if (d.error !== undefined) throw this.injectedError(provider, d);
+    if (filteredBeforeAnswer(provider, chat.stream, d)) throw errors.contentFilter();
+    if (d.drop && !chat.stream) return ex.cut();
+    if (d.stallAfter !== undefined && !chat.stream) {
+      ex.startStream(200, { 'Content-Type': this.dialects[provider].jsonContentType });
+      return ex.untilClosed();
+    }
+
+    const plan = this.plan(provider, chat, d);
+    if (plan.kind === 'error') throw plan.error;
+    if (plan.kind === 'raw') {
+      const type = chat.stream ? this.dialects[provider].streamContentType : this.dialects[provider].jsonContentType;
+      return ex.sendBody(plan.status, plan.text, { 'Content-Type': type, ...plan.headers });
+    }
+    const { completion } = plan;
+    if (provider === 'kimi' && completion.toolCalls.some((t) => t.function.name === KIMI_WEB_SEARCH)) {
+      for (const t of completion.toolCalls) this.issuedSearches.set(t.id, t.function.arguments);
+      if (completion.finishReason === 'tool_calls') this.billed += 1;
+    }
+    if (chat.stream) return this.stream(provider, ex, chat, d, plan);
+    return this.respond(provider, ex, chat, d, plan);
+  }
+
+  private injectedError(provider: SimProvider, d: SimDirectives): SimHttpError {
+    const err = SIM_ERRORS[provider].injected(d.error ?? 500, d.retryAfter ?? 1);
+    if (d.retryAfter !== undefined) return err.withHeaders({ 'Retry-After': String(d.retryAfter) });
+    if (this.options.rateLimitHeaders && err.status === 429) {
+      const limit = this.options.limits?.[provider]?.rpm ?? 3;
+      return err.withHeaders(rateLimitHeaders(1, limit, 0, 1));
+    }
+    return err;
+  }
+
+  private async respond(
+    provider: SimProvider,
+    ex: SimExchange,
+    chat: ValidatedChat,
+    d: SimDirectives,
+    plan: Extract<ChatPlan, { kind: 'completion' }>,
+  ): Promise<void> {
+    const c = plan.completion;
+    const lat = this.latency;
+    const wait =
+      lat.ttftMs +
+      (c.reasoning ? lat.thinkingMs : 0) +
+      (plan.searched ? lat.webSearchMs : 0) +
+      lat.interTokenMs * splitWords(c.content).length;
+    if (!(await ex.sleep(wait))) return;
+    const dialect = this.dialects[provider];
+    const headers = { 'Content-Type': dialect.jsonContentType, ...plan.headers };
+    const json = JSON.stringify(dialect.body(c));
+    // Cut mid-document, the way a proxy that gave up would.
+    ex.sendBody(200, d.malformed ? json.slice(0, Math.max(1, Math.floor(json.length / 2))) : json, headers);
+  }
+
+  private async stream(
+    provider: SimProvider,
+    ex: SimExchange,
+    chat: ValidatedChat,
+    d: SimDirectives,
+    plan: Extract<ChatPlan, { kind: 'completion' }>,
+  ): Promise<void> {
+    const c = plan.completion;
+    const dialect = this.dialects[provider];
+    const steps = dialect.steps(c, { toolStream: chat.toolStream, withFinish: !d.noFinish });
+    const lat = this.latency;
+    const reasoningSteps = steps.filter((s) => s.phase === 'reasoning').length;
+    ex.startStream(200, { 'Content-Type': dialect.streamContentType, 'Cache-Control': 'no-cache', ...plan.headers });
+
+    let sent = 0;
+    let firstToken = true;
+    let last: Promise<void> = Promise.resolve();
+    const interrupt = async (): Promise<boolean> => {
+      if (d.stallAfter !== undefined && sent >= d.stallAfter) {
+        await ex.untilClosed();
+        return true;
+      }
+      if (d.drop && sent >= DROP_AFTER_FRAMES) {
+        await last;
+        ex.cut();
+        return true;
+      }
+      return false;
+    };
+    for (const step of steps) {
+      let wait = 0;
+      if (step.phase !== 'head' && step.phase !== 'final') {
+        if (firstToken) {
+          wait = lat.ttftMs + (plan.searched ? lat.webSearchMs : 0);
+          firstToken = false;
+        } else {
+          wait = step.phase === 'reasoning' ? lat.thinkingMs / reasoningSteps : lat.interTokenMs;
+        }
+      }
+      if (!(await ex.sleep(wait))) return;
+      if (await interrupt()) return;
+      last = ex.write(`data: ${JSON.stringify(step.frame)}\n\n`);
+      sent += 1;
+      if (d.malformed && sent === 1) {
+        last = ex.write(`data: {"id":"${c.id}","choices":[{"index":0,"delta":{"content":"unterminated\n\n`);
+      }
+    }
+    if (await interrupt()) return;
+    ex.end('data: [DONE]\n\n');
+  }
+
+  private plan(provider: SimProvider, chat: ValidatedChat, d: SimDirectives): ChatPlan {
+    const now = this.clock();
+    const base = {
+      id: provider === 'glm' ? (chat.requestId ?? this.ids.glmId(now)) : `cmpl-${this.ids.hex(32)}`,
+      created: Math.floor(now / 1000),
+      model: chat.model.id,
+    };
+    const scripted = this.takeScript(provider, chat.model.id);
+    if (scripted) return this.fromScript(provider, chat, scripted, base);
+
+    const echo = stripDirectives(chat.lastUserText);
+    const reasoning = chat.thinking ? `Simulated reasoning about: ${echo || 'the request'}` : undefined;
+
+    if (provider === 'kimi' && chat.kimiWebSearch && d.search !== undefined && chat.searchRounds < d.search) {
+      const tokens = 1000 + echo.length;
+      const args = JSON.stringify({
+        search_result: { search_id: `sim-${this.ids.hex(16)}` },
+        usage: { total_tokens: tokens },
+      });
+      const call: WireToolCall = {
+        id: `call_${this.ids.hex(24)}`,
+        type: 'builtin_function',
+        function: { name: KIMI_WEB_SEARCH, arguments: args },
+      };
+      return this.completion(chat, base, {
+        content: '',
+        reasoning,
+        toolCalls: [call],
+        finishReason: 'tool_calls',
+        extraCompletionTokens: estimateTokens(args.length),
+        searched: false,
+      });
+    }
+
+    const grounded = provider === 'kimi' && chat.searchRounds > 0;
+    let content = d.tokens !== undefined ? fillerWords(d.tokens) : `SIM ${chat.model.id}: ${echo}`;
+    let webSearch: SimCompletion['webSearch'];
+    if (chat.glmWebSearch) {
+      webSearch = glmSearchResults(
+        chat.glmWebSearch.query ?? echo,
+        Math.min(Math.max(chat.glmWebSearch.count ?? 2, 1), 10),
+      );
+      if (d.tokens === undefined) content += ' [ref_1]';
+    }
+    if (grounded && d.tokens === undefined) content += ` (grounded in ${chat.searchRounds} web search)`;
+    let finishReason = d.finish ?? 'stop';
+    if (chat.contextExceeded) {
+      content = '';
+      finishReason = 'model_context_window_exceeded';
+    } else if (d.filter !== undefined) {
+      // Only GLM output moderation reaches here: it stops generation mid-answer with HTTP 200 (§1.4).
+      content = splitWords(content).slice(0, 2).join('');
+      finishReason = 'sensitive';
+    }
+    return this.completion(chat, base, {
+      content,
+      reasoning: chat.contextExceeded ? undefined : reasoning,
+      toolCalls: [],
+      finishReason,
+      webSearch,
+      searched: webSearch !== undefined || grounded,
+      truncatable: d.finish === undefined,
+    });
+  }
+
+  private completion(
+    chat: ValidatedChat,
+    base: Pick<SimCompletion, 'id' | 'created' | 'model'>,
+    parts: {
+      content: string;
+      reasoning?: string;
+      toolCalls: WireToolCall[];
+      finishReason: string;
+      webSearch?: SimCompletion['webSearch'];
+      extraCompletionTokens?: number;
+      searched: boolean;
+      truncatable?: boolean;
+    },
+  ): ChatPlan {
+    let reasoningWords = splitWords(parts.reasoning ?? '');
+    let contentWords = splitWords(parts.content);
+    let finishReason = parts.finishReason;
+    const budget = chat.maxTokens;
+    if (parts.truncatable && budget !== undefined && reasoningWords.length + contentWords.length > budget) {
+      reasoningWords = reasoningWords.slice(0, budget);
+      contentWords = contentWords.slice(0, budget - reasoningWords.length);
+      finishReason = 'length';
+    }
+    const completion: SimCompletion = {
+      ...base,
+      content: contentWords.join(''),
+      reasoning: parts.reasoning === undefined ? undefined : reasoningWords.join(''),
+      toolCalls: parts.toolCalls,
+      finishReason,
+      promptTokens: chat.promptTokens,
+      completionTokens: reasoningWords.length + contentWords.length + (parts.extraCompletionTokens ?? 0),
+      webSearch: parts.webSearch,
+    };
+    return { kind: 'completion', completion, searched: parts.searched, headers: {} };
+  }
+
+  private takeScript(provider: SimProvider, model: string): ScriptedResponse | undefined {
+    const queue = this.scripts[provider];
+    const index = queue.findIndex((s) => s.model === undefined || s.model === model);
+    return index < 0 ? undefined : queue.splice(index, 1)[0];
+  }
+
+  private fromScript(
+    provider: SimProvider,
+    chat: ValidatedChat,
+    s: ScriptedResponse,
+    base: Pick<SimCompletion, 'id' | 'created' | 'model'>,
+  ): ChatPlan {
+    const status = s.status ?? 200;
+    const headers = s.headers ?? {};
+    if (status !== 200) {
+      if (s.rawBody !== undefined) {
+        const contentType = s.rawBody.trimStart().startsWith('<') ? 'text/html' : 'text/plain';
+        return { kind: 'error', error: new SimHttpError(status, undefined, headers, { text: s.rawBody, contentType }) };
+      }
+      const body = s.errorBody ?? SIM_ERRORS[provider].injected(status, 1).body;
+      return { kind: 'error', error: new SimHttpError(status, body, headers) };
+    }
+    if (s.rawBody !== undefined) return { kind: 'raw', status, text: s.rawBody, headers };
+
+    const toolCalls: WireToolCall[] = (s.toolCalls ?? []).map((t) => ({
+      id: t.id ?? `call_${this.ids.hex(24)}`,
+      type: t.type ?? (provider === 'kimi' && t.name.startsWith('$') ? 'builtin_function' : 'function'),
+      function: { name: t.name, arguments: t.arguments },
+    }));
+    const content = s.content ?? '';
+    const completion: SimCompletion = {
+      ...base,
+      content,
+      reasoning: s.reasoning,
+      toolCalls,
+      finishReason: s.finishReason ?? (toolCalls.length > 0 ? 'tool_calls' : 'stop'),
+      promptTokens: s.usage?.prompt_tokens ?? chat.promptTokens,
+      completionTokens:
+        s.usage?.completion_tokens ??
+        splitWords(content).length +
+          splitWords(s.reasoning ?? '').length +
+          toolCalls.reduce((n, t) => n + estimateTokens(t.function.arguments.length), 0),
+    };
+    return { kind: 'completion', completion, searched: false, headers };
+  }
+}
+
+/** Input moderation (and Kimi's, which has no finish-reason form) rejects before any byte of the answer. */
+function filteredBeforeAnswer(provider: SimProvider, stream: boolean, d: SimDirectives): boolean {
+  if (d.filter === undefined) return false;
+  if (provider === 'kimi' || d.filter === 'input') return true;
+  return d.filter === 'auto' && !stream;
+}
+
+function bearer(header: string | undefined): string | undefined {
+  const m = /^Bearer\s+(\S+)\s*$/i.exec(header ?? '');
+  return m ? m[1] : undefined;
+}
+
+function parseJson(text: string): unknown {
+  if (text.trim() === '') return undefined;
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return BODY_NOT_JSON;
+  }
+}
+
+function rateLimitHeaders(retryAfter: number, limit: number, remaining: number, reset: number): Record<string, string> {
+  return {
+    'Retry-After': String(retryAfter),
+    'X-RateLimit-Limit': String(limit),
+    'X-RateLimit-Remaining': String(remaining),
+    'X-RateLimit-Reset': String(reset),
+  };
+}

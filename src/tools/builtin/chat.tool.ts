@@ -1,0 +1,64 @@
+import { Inject, Injectable } from '@nestjs/common';
+import type { ConfigType } from '@nestjs/config';
+import { routingConfig } from '../../routing/routing.config';
+import { ExaiTool } from '../exai-tool.decorator';
+import { LlmCallService } from '../llm-call.service';
+import type { ExaiToolHandler, PreparedCall, ToolContext, ToolResult } from '../tool.types';
+
+export const THINKING_MODES = ['minimal', 'low', 'medium', 'high', 'max'] as const;
+const DEEP_MODES = new Set(['medium', 'high', 'max']);
+
+// Old clients send extra fields (files, images, ...); they must not fail validation.
+@ExaiTool({
+  name: 'chat',
+  description:
+    'General chat with GLM or Kimi. model "auto" picks a fast model, or a thinking one for thinking_mode medium and above.',
+  inputSchema: {
+    type: 'object',
+    properties: {
+      prompt: { type: 'string', minLength: 1 },
+      model: { type: 'string', default: 'auto' },
+      system_prompt: { type: 'string' },
+      temperature: { type: 'number', minimum: 0, maximum: 1 },
+      thinking_mode: { enum: [...THINKING_MODES] },
+      use_websearch: { type: 'boolean', default: false },
+      continuation_id: { type: 'string' },
+    },
+    required: ['prompt'],
+  },
+})
+@Injectable()
+export class ChatTool implements ExaiToolHandler {
+  constructor(
+    private readonly llm: LlmCallService,
+    @Inject(routingConfig.KEY) private readonly routing: ConfigType<typeof routingConfig>,
+  ) {}
+
+  prepare(args: Record<string, unknown>): PreparedCall {
+    const deep = DEEP_MODES.has(String(args.thinking_mode));
+    return this.llm.prepare(args, deep ? this.routing.glmQualityModel : this.routing.glmSpeedModel, {
+      thinking: deep,
+      web: args.use_websearch === true,
+    });
+  }
+
+  execute(args: Record<string, unknown>, ctx: ToolContext): Promise<ToolResult> {
+    const model = String(args.model);
+    const deep = DEEP_MODES.has(String(args.thinking_mode));
+    return this.llm.run(
+      {
+        model,
+        provider: this.llm.providerFor(model),
+        thinking: deep || model.includes('thinking'),
+        web: args.use_websearch === true,
+      },
+      {
+        prompt: String(args.prompt),
+        systemPrompt: typeof args.system_prompt === 'string' ? args.system_prompt : undefined,
+        temperature: typeof args.temperature === 'number' ? args.temperature : undefined,
+        continuationId: typeof args.continuation_id === 'string' ? args.continuation_id : undefined,
+      },
+      ctx,
+    );
+  }
+}

@@ -1,0 +1,46 @@
+import { Inject, Injectable } from '@nestjs/common';
+import type { ConfigType } from '@nestjs/config';
+import { routingConfig } from '../../routing/routing.config';
+import { ExaiTool } from '../exai-tool.decorator';
+import { LlmCallService } from '../llm-call.service';
+import type { ExaiToolHandler, PreparedCall, ToolContext, ToolResult } from '../tool.types';
+import { InvalidArgumentsError } from '../tools.errors';
+
+@ExaiTool({
+  name: 'glm_web_search',
+  description: "Answers a query with GLM's built-in web search; the sources come back as citations.",
+  inputSchema: {
+    type: 'object',
+    properties: {
+      query: { type: 'string', minLength: 1 },
+      model: { type: 'string', default: 'auto' },
+    },
+    required: ['query'],
+  },
+})
+@Injectable()
+export class GlmWebSearchTool implements ExaiToolHandler {
+  constructor(
+    private readonly llm: LlmCallService,
+    @Inject(routingConfig.KEY) private readonly routing: ConfigType<typeof routingConfig>,
+  ) {}
+
+  prepare(args: Record<string, unknown>): PreparedCall {
+    const prepared = this.llm.prepare(args, this.routing.glmSpeedModel, { thinking: false, web: true });
+    if (prepared.provider !== 'GLM') {
+      throw new InvalidArgumentsError(`glm_web_search needs a GLM model, not "${String(prepared.args.model)}"`, {
+        model: prepared.args.model,
+      });
+    }
+    return prepared;
+  }
+
+  execute(args: Record<string, unknown>, ctx: ToolContext): Promise<ToolResult> {
+    const model = String(args.model);
+    return this.llm.run(
+      { model, provider: this.llm.providerFor(model), thinking: false, web: true },
+      { prompt: String(args.query), systemPrompt: 'Answer from current web sources and cite them as [ref_N].' },
+      ctx,
+    );
+  }
+}

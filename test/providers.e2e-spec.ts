@@ -1,0 +1,395 @@
+import { Logger } from '@nestjs/common';
+import { ConcurrencySnapshotService } from '../src/concurrency/concurrency-snapshot.service';
+import { ProviderSimulator } from '../src/providers/simulator/provider-simulator';
+import { startTestDaemon, TestDaemon } from './support/daemon';
+import { Frame, TestClient, toolOutput } from './support/ws-client';
+
+interface ErrorBody {
+  code: string;
+  message: string;
+  provider?: string;
+  status?: number | null;
+  provider_code?: string | null;
+  retry_after?: number;
+  details?: Record<string, unknown>;
+}
+
+async function waitFor(cond: () => boolean | Promise<boolean>, timeoutMs = 3000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (!(await cond())) {
+    if (Date.now() > until) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+function chatRequests(sim: ProviderSimulator, provider: 'glm' | 'kimi') {
+  return sim.requests.filter((r) => r.provider === provider && r.path.endsWith('/chat/completions'));
+}
+
+describe('GLM and Kimi providers against the simulator over real HTTP', () => {
+  const sim = new ProviderSimulator({ speed: 0 });
+  const daemons: TestDaemon[] = [];
+  const clients: TestClient[] = [];
+
+  async function daemon(env: Record<string, string> = {}): Promise<TestDaemon> {
+    const d = await startTestDaemon({
+      EXAI_PROVIDERS_MODE: 'real',
+      GLM_API_KEY: 'sim-glm-key',
+      KIMI_API_KEY: 'sim-kimi-key',
+      GLM_API_URL: sim.glmBaseUrl,
+      KIMI_API_URL: sim.kimiBaseUrl,
+      EXAI_WS_GLOBAL_MAX_INFLIGHT: '16',
+      EXAI_WS_SESSION_MAX_INFLIGHT: '16',
+      EXAI_WS_DISABLE_COALESCE_FOR_TOOLS: 'chat,thinkdeep,kimi_chat_with_tools,glm_web_search',
+      ...env,
+    });
+    daemons.push(d);
+    return d;
+  }
+  async function client(d: TestDaemon): Promise<TestClient> {
+    const c = await TestClient.ready(d.url);
+    clients.push(c);
+    return c;
+  }
+  async function call(c: TestClient, name: string, args: Record<string, unknown>, timeoutMs = 8000): Promise<Frame[]> {
+    const id = `r-${Math.random().toString(36).slice(2)}`;
+    c.send({ op: 'call_tool', request_id: id, name, arguments: args });
+    return c.callFrames(id, timeoutMs);
+  }
+  const errorOf = (frames: Frame[]) => frames.at(-1)!.error as ErrorBody;
+  const ackOf = (frames: Frame[]) => frames.find((f) => f.op === 'call_tool_ack')!;
+
+  let main: TestDaemon;
+  let c: TestClient;
+  beforeAll(async () => {
+    await sim.start(0, '127.0.0.1');
+    main = await daemon();
+  });
+  beforeEach(async () => {
+    sim.reset();
+    c = await client(main);
+  });
+  afterEach(() => {
+    for (const x of clients.splice(0)) x.close();
+    jest.restoreAllMocks();
+  });
+  afterAll(async () => {
+    for (const d of daemons) await d.close();
+    await sim.stop();
+  });
+
+  it('chat with model auto streams from GLM and returns a ToolOutput with provider, model and usage', async () => {
+    const frames = await call(c, 'chat', { prompt: 'hello there' });
+    const out = toolOutput(frames.at(-1)!);
+    expect(out.status).toBe('success');
+    expect(out.content).toContain('hello there');
+    expect(out.metadata).toMatchObject({ provider: 'GLM', model: 'glm-4.5-flash', thinking: false, attempts: 1 });
+    expect((out.metadata.usage as { total_tokens: number }).total_tokens).toBeGreaterThan(0);
+    expect(ackOf(frames).timeout).toBe(120);
+    const [req] = chatRequests(sim, 'glm');
+    expect(req.headers.authorization).toBe('Bearer sim-glm-key');
+    expect(req.body).toMatchObject({ model: 'glm-4.5-flash', stream: true, thinking: { type: 'disabled' } });
+  });
+
+  it('chat with thinking_mode high uses the GLM quality model with thinking enabled and returns its reasoning', async () => {
+    const frames = await call(c, 'chat', { prompt: 'think', thinking_mode: 'high' });
+    const out = toolOutput(frames.at(-1)!);
+    expect(out.metadata).toMatchObject({ provider: 'GLM', model: 'glm-4.6', thinking: true });
+    expect(typeof out.metadata.reasoning).toBe('string');
+    expect(ackOf(frames).timeout).toBe(240);
+    expect(chatRequests(sim, 'glm')[0].body).toMatchObject({ thinking: { type: 'enabled' } });
+  });
+
+  it('selects each timeout kind and logs the selection', async () => {
+    const log = jest.spyOn(Logger.prototype, 'log');
+    const cases: Array<[string, Record<string, unknown>, number]> = [
+      ['chat', { prompt: 'a' }, 120],
+      ['chat', { prompt: 'a', use_websearch: true }, 180],
+      ['chat', { prompt: 'a', thinking_mode: 'max' }, 240],
+      ['chat', { prompt: 'a', thinking_mode: 'max', use_websearch: true }, 300],
+      ['chat', { prompt: 'a', model: 'kimi-k2-turbo-preview' }, 240],
+      ['kimi_chat_with_tools', { prompt: 'a' }, 300],
+      ['thinkdeep', { prompt: 'a' }, 360],
+      ['thinkdeep', { prompt: 'a', use_websearch: true }, 420],
+    ];
+    for (const [tool, args, secs] of cases) {
+      expect([tool, args, ackOf(await call(c, tool, args)).timeout]).toEqual([tool, args, secs]);
+    }
+    expect(log).toHaveBeenCalledWith(expect.stringMatching(/^Kimi timeout: 420s \(web=true, thinking=true\)/));
+    expect(log).toHaveBeenCalledWith(expect.stringMatching(/^GLM timeout: 120s \(web=false, thinking=false\)/));
+  });
+
+  it('ends a stalled provider call in TIMEOUT at its 3 s budget even with retries configured', async () => {
+    const d = await daemon({ KIMI_TIMEOUT_SECS: '3', EXAI_PROVIDER_MAX_RETRIES: '2' });
+    const k = await client(d);
+    const started = Date.now();
+    const frames = await call(
+      k,
+      'kimi_chat_with_tools',
+      { prompt: '[[sim:stall]] anyone?', use_websearch: false },
+      8000,
+    );
+    const elapsed = Date.now() - started;
+    expect(errorOf(frames)).toEqual({ code: 'TIMEOUT', message: 'call_tool exceeded 3s' });
+    expect(elapsed).toBeGreaterThanOrEqual(2500);
+    expect(elapsed).toBeLessThanOrEqual(3500);
+    expect(chatRequests(sim, 'kimi')).toHaveLength(1);
+    await waitFor(() => sim.openRequests === 0 && sim.abortedRequests === 1);
+  });
+
+  it('retries two 429s and returns one success', async () => {
+    const frames = await call(c, 'chat', { prompt: '[[sim:error=429:2]] retry me' });
+    const out = toolOutput(frames.at(-1)!);
+    expect(out.content).toContain('retry me');
+    expect(out.metadata.attempts).toBe(3);
+    expect(chatRequests(sim, 'glm')).toHaveLength(3);
+  });
+
+  it('honours Kimi\'s "try again after N seconds" text between retries', async () => {
+    const started = Date.now();
+    const frames = await call(c, 'kimi_chat_with_tools', { prompt: '[[sim:error=429:1]] soon', use_websearch: false });
+    expect(toolOutput(frames.at(-1)!).metadata.attempts).toBe(2);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(950);
+  });
+
+  it('does not wait out a Retry-After longer than the budget: PROVIDER_UNAVAILABLE with retry_after at once', async () => {
+    const d = await daemon({ GLM_TIMEOUT_SECS: '10' });
+    const g = await client(d);
+    const started = Date.now();
+    const frames = await call(g, 'chat', { prompt: '[[sim:error=429]] [[sim:retry_after=60]] busy' });
+    expect(Date.now() - started).toBeLessThan(2000);
+    expect(errorOf(frames)).toMatchObject({
+      code: 'PROVIDER_UNAVAILABLE',
+      provider: 'GLM',
+      status: 429,
+      provider_code: '1302',
+      retry_after: 60,
+    });
+    expect(chatRequests(sim, 'glm')).toHaveLength(1);
+  });
+
+  it('opens the circuit at its threshold, fails fast while open, and recovers after the cooldown', async () => {
+    const d = await daemon({
+      EXAI_CIRCUIT_FAILURE_THRESHOLD: '2',
+      EXAI_CIRCUIT_COOLDOWN_SECS: '1',
+      EXAI_PROVIDER_MAX_RETRIES: '0',
+    });
+    const g = await client(d);
+    for (let i = 0; i < 2; i++) {
+      expect(errorOf(await call(g, 'chat', { prompt: `[[sim:error=503]] down ${i}` }))).toMatchObject({
+        code: 'PROVIDER_UNAVAILABLE',
+      });
+    }
+    const health = (await (await fetch(`${d.httpUrl}/health`)).json()) as {
+      details: { providers: { providers: Record<string, { circuit: string; lastError?: { message: string } }> } };
+    };
+    expect(health.details.providers.providers.GLM.circuit).toBe('open');
+    expect(health.details.providers.providers.GLM.lastError?.message).toMatch(/503/);
+    const before = chatRequests(sim, 'glm').length;
+    const fast = errorOf(await call(g, 'chat', { prompt: 'while open' }));
+    expect(fast).toMatchObject({ code: 'PROVIDER_UNAVAILABLE', provider: 'GLM' });
+    expect(fast.message).toMatch(/circuit is open/);
+    expect(fast.retry_after).toBeGreaterThanOrEqual(1);
+    expect(chatRequests(sim, 'glm')).toHaveLength(before);
+    await new Promise((r) => setTimeout(r, 1100));
+    expect(toolOutput((await call(g, 'chat', { prompt: 'recovered' })).at(-1)!).content).toContain('recovered');
+    const after = (await (await fetch(`${d.httpUrl}/health`)).json()) as typeof health;
+    expect(after.details.providers.providers.GLM.circuit).toBe('closed');
+  });
+
+  it("completes Kimi's $web_search round trip through the simulator's strict echo check", async () => {
+    const frames = await call(c, 'kimi_chat_with_tools', { prompt: '[[sim:search]] latest Node release?' });
+    const out = toolOutput(frames.at(-1)!);
+    expect(out.metadata).toMatchObject({
+      provider: 'KIMI',
+      model: 'kimi-k2-turbo-preview',
+      web_search: { searches: 1 },
+    });
+    expect(sim.billedSearches).toBe(1);
+    const [first, second] = chatRequests(sim, 'kimi');
+    expect(first.body).toMatchObject({
+      stream: false,
+      tools: [{ type: 'builtin_function', function: { name: '$web_search' } }],
+    });
+    const messages = (second.body as { messages: Array<Record<string, unknown>> }).messages;
+    const tool = messages.find((m) => m.role === 'tool')!;
+    const assistant = messages.find((m) => m.role === 'assistant')!;
+    const callArgs = (assistant.tool_calls as Array<{ id: string; function: { arguments: string } }>)[0];
+    expect(tool).toMatchObject({ tool_call_id: callArgs.id, name: '$web_search' });
+    expect(JSON.parse(tool.content as string)).toEqual(JSON.parse(callArgs.function.arguments));
+  });
+
+  it('surfaces GLM web_search results as citations', async () => {
+    const frames = await call(c, 'glm_web_search', { query: 'what is new in TypeScript 6' });
+    const out = toolOutput(frames.at(-1)!);
+    expect(out.content).toContain('[ref_1]');
+    const search = out.metadata.web_search as { citations: Array<{ refer: string; link: string }> };
+    expect(search.citations[0]).toMatchObject({ refer: 'ref_1', link: expect.stringMatching(/^https?:/) });
+    expect(chatRequests(sim, 'glm')[0].body).toMatchObject({
+      tools: [{ type: 'web_search', web_search: { enable: true } }],
+    });
+  });
+
+  it('an abort mid-stream releases both the lease and the upstream socket', async () => {
+    const snap = main.app.get(ConcurrencySnapshotService);
+    const id = 'mid-stream';
+    c.send({
+      op: 'call_tool',
+      request_id: id,
+      name: 'chat',
+      arguments: { prompt: '[[sim:stall_after=2]] long answer' },
+    });
+    await c.next((f) => f.op === 'call_tool_ack' && f.request_id === id);
+    await waitFor(() => sim.openRequests === 1);
+    expect((await snap.snapshot()).inFlight.GLM).toBe(1);
+    const cancelledAt = Date.now();
+    c.send({ op: 'cancel', request_id: id });
+    await waitFor(() => sim.abortedRequests === 1 && sim.openRequests === 0, 1000);
+    // The upstream socket closes within 100 ms of the abort.
+    expect(Date.now() - cancelledAt).toBeLessThanOrEqual(100);
+    expect(((await c.result(id)).error as ErrorBody).code).toBe('CANCELLED');
+    await waitFor(async () => (await snap.snapshot()).inFlight.global === 0, 1000);
+  });
+
+  it('a client disconnecting during a provider call aborts the upstream request', async () => {
+    const d = await client(main);
+    d.send({ op: 'call_tool', request_id: 'gone', name: 'chat', arguments: { prompt: '[[sim:stall]] wait for me' } });
+    await waitFor(() => sim.openRequests === 1);
+    d.close();
+    await waitFor(() => sim.abortedRequests === 1 && sim.openRequests === 0, 1000);
+  });
+
+  it('fails a stream that goes idle early, without waiting for the whole budget', async () => {
+    const d = await daemon({ EXAI_STREAM_IDLE_TIMEOUT_SECS: '1', EXAI_PROVIDER_MAX_RETRIES: '0' });
+    const g = await client(d);
+    const started = Date.now();
+    const err = errorOf(await call(g, 'chat', { prompt: '[[sim:stall_after=1]] then silence' }));
+    expect(err).toMatchObject({ code: 'PROVIDER_UNAVAILABLE', provider: 'GLM' });
+    expect(err.message).toMatch(/sent nothing for 1s/);
+    expect(Date.now() - started).toBeLessThan(3000);
+  });
+
+  it.each([
+    [
+      'GLM content filter',
+      'chat',
+      { prompt: '[[sim:filter=input]] x' },
+      { code: 'PROVIDER_ERROR', provider: 'GLM', status: 400, provider_code: '1301' },
+    ],
+    [
+      'GLM finish_reason sensitive',
+      'chat',
+      { prompt: '[[sim:finish=sensitive]] x' },
+      { code: 'PROVIDER_ERROR', provider: 'GLM', status: 200, provider_code: 'sensitive' },
+    ],
+    [
+      'Kimi content filter',
+      'kimi_chat_with_tools',
+      { prompt: '[[sim:filter]] x', use_websearch: false },
+      { code: 'PROVIDER_ERROR', provider: 'KIMI', status: 400, provider_code: 'content_filter' },
+    ],
+    [
+      'GLM 500 after retries',
+      'chat',
+      { prompt: '[[sim:error=500]] x' },
+      { code: 'PROVIDER_UNAVAILABLE', provider: 'GLM', status: 500, provider_code: '500' },
+    ],
+    [
+      'Kimi overloaded after retries',
+      'kimi_chat_with_tools',
+      { prompt: '[[sim:error=503]] x', use_websearch: false },
+      { code: 'PROVIDER_UNAVAILABLE', provider: 'KIMI', provider_code: 'engine_overloaded_error' },
+    ],
+  ])('maps %s', async (_label, tool, args, expected) => {
+    expect(errorOf(await call(c, tool, args, 15000))).toMatchObject(expected);
+  });
+
+  it('maps GLM network_error to a retry and GLM balance (1113, HTTP 429) to PROVIDER_ERROR', async () => {
+    sim.script('glm', {
+      status: 429,
+      errorBody: { error: { code: '1113', message: 'Insufficient balance or no resource package. Please recharge.' } },
+    });
+    expect(errorOf(await call(c, 'chat', { prompt: 'pay up' }))).toMatchObject({
+      code: 'PROVIDER_ERROR',
+      status: 429,
+      provider_code: '1113',
+    });
+    sim.script('glm', { finishReason: 'network_error', content: 'partial' });
+    const out = toolOutput((await call(c, 'chat', { prompt: 'flaky' })).at(-1)!);
+    expect(out.metadata.attempts).toBe(2);
+  });
+
+  it('maps a wrong API key and a too-long Kimi prompt to PROVIDER_ERROR', async () => {
+    const d = await daemon({ GLM_API_KEY: 'wrong-key', KIMI_MODELS: 'moonshot-v1-8k,kimi-k2-turbo-preview' });
+    const g = await client(d);
+    expect(errorOf(await call(g, 'chat', { prompt: 'x' }))).toMatchObject({
+      code: 'PROVIDER_ERROR',
+      provider: 'GLM',
+      status: 401,
+    });
+    const long = 'word '.repeat(10_000);
+    expect(errorOf(await call(g, 'chat', { prompt: long, model: 'moonshot-v1-8k' }))).toMatchObject({
+      code: 'PROVIDER_ERROR',
+      provider: 'KIMI',
+      status: 400,
+      provider_code: 'invalid_request_error',
+    });
+  });
+
+  it('answers an unknown explicit model with INVALID_ARGUMENTS listing the available models', async () => {
+    const err = errorOf(await call(c, 'chat', { prompt: 'x', model: 'gpt-9' }));
+    expect(err.code).toBe('INVALID_ARGUMENTS');
+    expect(err.message).toMatch(/Unknown model "gpt-9"/);
+    expect(err.details?.available_models).toEqual(expect.arrayContaining(['glm-4.6', 'kimi-k2-thinking']));
+    expect(chatRequests(sim, 'glm')).toHaveLength(0);
+  });
+
+  it('threads continuation_id through chat', async () => {
+    const first = toolOutput((await call(c, 'chat', { prompt: 'my name is Ada' })).at(-1)!);
+    const id = first.metadata.continuation_id as string;
+    await call(c, 'chat', { prompt: 'what is my name?', continuation_id: id });
+    const messages = (chatRequests(sim, 'glm')[1].body as { messages: Array<{ role: string; content: string }> })
+      .messages;
+    expect(messages.map((m) => m.role)).toEqual(['user', 'assistant', 'user']);
+    expect(messages[0].content).toBe('my name is Ada');
+  });
+
+  it('lists both providers and their models', async () => {
+    const out = toolOutput((await call(c, 'listmodels', {})).at(-1)!);
+    const listing = JSON.parse(out.content) as {
+      providers: Array<{ provider: string; mode: string; models: Array<{ id: string }> }>;
+    };
+    expect(listing.providers.map((p) => [p.provider, p.mode])).toEqual([
+      ['GLM', 'real'],
+      ['KIMI', 'real'],
+    ]);
+    expect(listing.providers[1].models.map((m) => m.id)).toContain('kimi-k2-thinking');
+  });
+});
+
+describe('provider modes', () => {
+  it('runs against the embedded simulator when no key is set, and says so in /health', async () => {
+    const warn = jest.spyOn(Logger.prototype, 'warn');
+    const d = await startTestDaemon({
+      EXAI_PROVIDERS_MODE: 'auto',
+      GLM_API_KEY: '',
+      ZHIPUAI_API_KEY: '',
+      KIMI_API_KEY: '',
+      MOONSHOT_API_KEY: '',
+    });
+    try {
+      expect(warn).toHaveBeenCalledWith(expect.stringMatching(/^SIMULATED PROVIDERS/));
+      const health = (await (await fetch(`${d.httpUrl}/health`)).json()) as {
+        details: { providers: { mode: string } };
+      };
+      expect(health.details.providers.mode).toBe('simulated');
+      const c = await TestClient.ready(d.url);
+      c.send({ op: 'call_tool', request_id: 'm', name: 'chat', arguments: { prompt: 'hi sim' } });
+      expect(toolOutput(await c.result('m', 10000)).content).toContain('hi sim');
+      c.close();
+    } finally {
+      await d.close();
+      warn.mockRestore();
+    }
+  });
+});
