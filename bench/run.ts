@@ -1,10 +1,11 @@
 import 'reflect-metadata';
 import { Injectable, Module, type INestApplication } from '@nestjs/common';
+import { ChildProcess, spawn } from 'node:child_process';
 import { createServer } from 'node:http';
+import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import WebSocket, { WebSocketServer } from 'ws';
 import { startDaemon } from '../src/app.setup';
-import { ProviderSimulator } from '../src/providers/simulator/provider-simulator';
 import { ExaiTool } from '../src/tools/exai-tool.decorator';
 import type { ExaiToolHandler, ToolResult } from '../src/tools/tool.types';
 import { concurrencyKit } from '../test/support/concurrency-kit';
@@ -150,23 +151,80 @@ async function throughput(daemonUrl: string, sessions: number, seconds: number):
   for (const ws of clients) ws.close();
 }
 
-/** The daemon's added latency over calling the simulator directly, both at zero simulated latency. */
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((r) => server.close(r));
+  return port;
+}
+
+function spawnAndWait(
+  script: string,
+  env: NodeJS.ProcessEnv,
+  ready: RegExp,
+): Promise<{ child: ChildProcess; match: RegExpExecArray }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [script], {
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    const timer = setTimeout(() => reject(new Error(`${script} did not start: ${out}`)), 15_000);
+    const onData = (d: Buffer) => {
+      out += d.toString();
+      const match = ready.exec(out);
+      if (match) {
+        clearTimeout(timer);
+        // Keep draining the child's output, unread, so its pipe never fills.
+        child.stdout!.removeAllListeners('data');
+        child.stderr!.removeAllListeners('data');
+        child.stdout!.resume();
+        child.stderr!.resume();
+        resolve({ child, match });
+      }
+    };
+    child.stdout!.on('data', onData);
+    child.stderr!.on('data', onData);
+    child.once('exit', (code) => reject(new Error(`${script} exited with ${code}: ${out}`)));
+  });
+}
+
+/**
+ * The daemon's added latency over calling the simulator directly, both at
+ * zero simulated latency. Simulator and daemon run as their own processes,
+ * as in production, so neither one's CPU time is charged to the other.
+ */
 async function providerOverhead(): Promise<void> {
-  const sim = new ProviderSimulator({ speed: 0 });
-  await sim.start(0, '127.0.0.1');
-  process.env.EXAI_PROVIDERS_MODE = 'real';
-  process.env.GLM_API_KEY = 'sim-glm-key';
-  process.env.GLM_API_URL = sim.glmBaseUrl;
-  const app: INestApplication = await startDaemon({ port: 0 });
-  const url = (await app.getUrl()).replace(/^http/, 'ws') + '/';
-  const ws = await helloed(url, 'bench-provider');
+  const sim = await spawnAndWait(
+    join(__dirname, '..', 'src', 'providers', 'simulator', 'simulator.main.js'),
+    { SIM_PORT: '0', SIM_SPEED: '0' },
+    /GLM (http:\/\/\S+) /,
+  );
+  const glmBaseUrl = sim.match[1];
+  const port = await freePort();
+  const daemon = await spawnAndWait(
+    join(__dirname, '..', 'src', 'main.js'),
+    {
+      EXAI_WS_PORT: String(port),
+      EXAI_WS_HOST: '127.0.0.1',
+      EXAI_WS_TOKEN: '',
+      EXAI_PROVIDERS_MODE: 'real',
+      GLM_API_KEY: 'sim-glm-key',
+      GLM_API_URL: glmBaseUrl,
+      EXAI_WS_RATE_LIMIT_PER_SEC: '100000',
+      LOG_LEVEL: 'info',
+    },
+    /listening on (ws:\/\/[^\s"]+)/,
+  );
+  const ws = await helloed(daemon.match[1], 'bench-provider');
   const direct: number[] = [];
   const viaDaemon: number[] = [];
   const N = 1_000;
   try {
     for (let i = 0; i < N + 100; i++) {
       let t0 = nowUs();
-      const res = await fetch(`${sim.glmBaseUrl}/chat/completions`, {
+      const res = await fetch(`${glmBaseUrl}/chat/completions`, {
         method: 'POST',
         headers: { authorization: 'Bearer sim-glm-key', 'content-type': 'application/json' },
         body: JSON.stringify({
@@ -196,8 +254,8 @@ async function providerOverhead(): Promise<void> {
     }
   } finally {
     ws.close();
-    await app.close();
-    await sim.stop();
+    daemon.child.kill('SIGTERM');
+    sim.child.kill('SIGTERM');
   }
   const d = summarize(direct);
   const v = summarize(viaDaemon);
@@ -208,9 +266,7 @@ async function providerOverhead(): Promise<void> {
   );
 }
 
-async function main(): Promise<void> {
-  console.log(`EXAI Gateway benchmarks — node ${process.version}, ${new Date().toISOString()}`);
-  await admissionOverhead();
+async function inProcessDaemon(): Promise<void> {
   process.env.LOG_LEVEL = 'silent';
   process.env.EXAI_WS_HOST = '127.0.0.1';
   process.env.EXAI_WS_TOKEN = '';
@@ -225,7 +281,16 @@ async function main(): Promise<void> {
   } finally {
     await app.close();
   }
-  await providerOverhead();
+}
+
+/** `npm run bench [admission|daemon|provider ...]`: all sections by default. */
+async function main(): Promise<void> {
+  const only = new Set(process.argv.slice(2));
+  const want = (name: string) => only.size === 0 || only.has(name);
+  console.log(`EXAI Gateway benchmarks — node ${process.version}, ${new Date().toISOString()}`);
+  if (want('admission')) await admissionOverhead();
+  if (want('daemon')) await inProcessDaemon();
+  if (want('provider')) await providerOverhead();
 }
 
 main().catch((err: unknown) => {

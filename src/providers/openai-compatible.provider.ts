@@ -20,6 +20,7 @@ import { ProviderError, ProviderUnavailableError, UpstreamFailure } from './prov
 import type { ProvidersConfig, ProviderSettings } from './providers.config';
 import { decideRetry, retryAfterMs } from './retry-policy';
 import { readSse } from './sse.parser';
+import { header, HttpTransport, readText, TransportResponse } from './http-transport';
 
 /** One upstream exchange as the API shapes it: everything the caller needs, nothing else. */
 export interface Exchange {
@@ -52,6 +53,7 @@ export abstract class OpenAiCompatibleLlmProvider extends LlmProvider {
   abstract override readonly id: ProviderId;
   protected readonly logger: Logger;
   readonly breaker: CircuitBreaker;
+  private readonly transport = new HttpTransport();
 
   protected constructor(
     protected readonly config: ProvidersConfig,
@@ -83,6 +85,10 @@ export abstract class OpenAiCompatibleLlmProvider extends LlmProvider {
     send: (req: LlmRequest) => Promise<Exchange>,
   ): Promise<Exchange & { searches?: number }> {
     return send(request);
+  }
+
+  onModuleDestroy(): void {
+    this.transport.destroy();
   }
 
   models(): Promise<LlmModelInfo[]> {
@@ -234,32 +240,29 @@ export abstract class OpenAiCompatibleLlmProvider extends LlmProvider {
     options: LlmCallOptions,
   ): Promise<Exchange> {
     const stream = this.streams(request);
-    let response: Response;
+    let response: TransportResponse;
     try {
-      response = await fetch(`${endpoint.baseUrl}/chat/completions`, {
-        method: 'POST',
-        headers: {
+      response = await this.transport.post(
+        `${endpoint.baseUrl}/chat/completions`,
+        {
           authorization: `Bearer ${endpoint.apiKey}`,
           'content-type': 'application/json',
           accept: stream ? 'text/event-stream' : 'application/json',
         },
-        body: JSON.stringify(this.buildBody(request, stream)),
-        signal: options.signal,
-      });
+        JSON.stringify(this.buildBody(request, stream)),
+        options.signal,
+      );
     } catch (err) {
       if (options.signal.aborted) throw err;
-      throw new UpstreamFailure(
-        `connection failed: ${describe(err)}`,
-        'network',
-        true,
-        { provider: this.id },
-        undefined,
-        { cause: err },
-      );
+      throw new UpstreamFailure(`connection failed: ${describe(err)}`, 'network', true, { provider: this.id }, undefined, {
+        cause: err,
+      });
     }
-    if (!response.ok) throw await this.httpFailure(response);
+    if (response.status < 200 || response.status >= 300) throw await this.httpFailure(response);
     try {
-      const exchange = stream ? await this.readStream(response) : this.fromJson(await response.json());
+      const exchange = stream
+        ? await this.readStream(response)
+        : this.fromJson(JSON.parse(await readText(response.body)) as unknown);
       this.checkFinish(exchange);
       return exchange;
     } catch (err) {
@@ -282,8 +285,8 @@ export abstract class OpenAiCompatibleLlmProvider extends LlmProvider {
     void exchange;
   }
 
-  private async httpFailure(response: Response): Promise<UpstreamFailure> {
-    const text = (await response.text().catch(() => '')).slice(0, MAX_ERROR_BODY);
+  private async httpFailure(response: TransportResponse): Promise<UpstreamFailure> {
+    const text = await readText(response.body, MAX_ERROR_BODY).catch(() => '');
     let body: unknown;
     try {
       body = JSON.parse(text);
@@ -291,7 +294,7 @@ export abstract class OpenAiCompatibleLlmProvider extends LlmProvider {
       body = undefined;
     }
     const parsed = this.parseError(response.status, body, text);
-    const hint = retryAfterMs(response.headers.get('retry-after'), parsed.message);
+    const hint = retryAfterMs(header(response.headers, 'retry-after'), parsed.message);
     return new UpstreamFailure(
       `HTTP ${response.status}${parsed.code ? ` ${parsed.code}` : ''}: ${parsed.message}`,
       'http',
@@ -301,8 +304,7 @@ export abstract class OpenAiCompatibleLlmProvider extends LlmProvider {
     );
   }
 
-  private async readStream(response: Response): Promise<Exchange> {
-    if (!response.body) throw new UpstreamFailure('empty stream', 'protocol', true, { provider: this.id });
+  private async readStream(response: TransportResponse): Promise<Exchange> {
     const acc = emptyExchange();
     const calls = new Map<number, LlmToolCall>();
     let done = false;

@@ -6,12 +6,8 @@ import { UpstreamFailure } from './providers.errors';
  * (providers.md §4). Fails the attempt with a retryable `idle` failure when
  * no byte arrives for `idleMs`, so a stalled stream ends early.
  */
-export async function* readSse(
-  body: ReadableStream<Uint8Array>,
-  idleMs: number,
-  provider: string,
-): AsyncGenerator<string> {
-  const reader = body.getReader();
+export async function* readSse(body: AsyncIterable<Uint8Array>, idleMs: number, provider: string): AsyncGenerator<string> {
+  const reader = body[Symbol.asyncIterator]();
   const decoder = new TextDecoder();
   let buffer = '';
   let data: string[] = [];
@@ -39,16 +35,17 @@ export async function* readSse(
     if (tail.startsWith('data:')) data.push(tail.slice(5).replace(/^ /, ''));
     if (data.length > 0) yield data.join('\n');
   } finally {
-    // Cancelling the reader closes the upstream socket when we stop early.
-    await reader.cancel().catch(() => undefined);
+    // Ending the iterator early destroys the body, closing the upstream socket.
+    // Not awaited: with a read still pending (an idle stall) it would never settle.
+    reader.return?.().catch(() => undefined);
   }
 }
 
 function readWithIdle(
-  reader: ReadableStreamDefaultReader<Uint8Array>,
+  reader: AsyncIterator<Uint8Array>,
   idleMs: number,
   provider: string,
-): Promise<{ done: boolean; value?: Uint8Array }> {
+): Promise<IteratorResult<Uint8Array>> {
   let timer: NodeJS.Timeout | undefined;
   const idle = new Promise<never>((_, reject) => {
     timer = setTimeout(
@@ -61,5 +58,5 @@ function readWithIdle(
       idleMs,
     );
   });
-  return Promise.race([reader.read(), idle]).finally(() => clearTimeout(timer));
+  return Promise.race([reader.next(), idle]).finally(() => clearTimeout(timer));
 }
