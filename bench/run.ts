@@ -177,15 +177,15 @@ function spawnAndWait(
       if (match) {
         clearTimeout(timer);
         // Keep draining the child's output, unread, so its pipe never fills.
-        child.stdout!.removeAllListeners('data');
-        child.stderr!.removeAllListeners('data');
-        child.stdout!.resume();
-        child.stderr!.resume();
+        child.stdout.removeAllListeners('data');
+        child.stderr.removeAllListeners('data');
+        child.stdout.resume();
+        child.stderr.resume();
         resolve({ child, match });
       }
     };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', onData);
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
     child.once('exit', (code) => reject(new Error(`${script} exited with ${code}: ${out}`)));
   });
 }

@@ -254,9 +254,16 @@ export abstract class OpenAiCompatibleLlmProvider extends LlmProvider {
       );
     } catch (err) {
       if (options.signal.aborted) throw err;
-      throw new UpstreamFailure(`connection failed: ${describe(err)}`, 'network', true, { provider: this.id }, undefined, {
-        cause: err,
-      });
+      throw new UpstreamFailure(
+        `connection failed: ${describe(err)}`,
+        'network',
+        true,
+        { provider: this.id },
+        undefined,
+        {
+          cause: err,
+        },
+      );
     }
     if (response.status < 200 || response.status >= 300) throw await this.httpFailure(response);
     try {

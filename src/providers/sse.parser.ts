@@ -6,7 +6,11 @@ import { UpstreamFailure } from './providers.errors';
  * (providers.md §4). Fails the attempt with a retryable `idle` failure when
  * no byte arrives for `idleMs`, so a stalled stream ends early.
  */
-export async function* readSse(body: AsyncIterable<Uint8Array>, idleMs: number, provider: string): AsyncGenerator<string> {
+export async function* readSse(
+  body: AsyncIterable<Uint8Array>,
+  idleMs: number,
+  provider: string,
+): AsyncGenerator<string> {
   const reader = body[Symbol.asyncIterator]();
   const decoder = new TextDecoder();
   let buffer = '';
