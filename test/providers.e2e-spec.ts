@@ -100,6 +100,13 @@ describe('GLM and Kimi providers against the simulator over real HTTP', () => {
     expect(chatRequests(sim, 'glm')[0].body).toMatchObject({ thinking: { type: 'enabled' } });
   });
 
+  it('sends thinkdeep to the Kimi thinking model at temperature 1.0 and returns its reasoning_content', async () => {
+    const out = toolOutput((await call(c, 'thinkdeep', { prompt: 'why?', findings: 'none yet' })).at(-1)!);
+    expect(out.metadata).toMatchObject({ provider: 'KIMI', model: 'kimi-k2-thinking', thinking: true });
+    expect(typeof out.metadata.reasoning).toBe('string');
+    expect(chatRequests(sim, 'kimi')[0].body).toMatchObject({ model: 'kimi-k2-thinking', temperature: 1, stream: true });
+  });
+
   it('selects each timeout kind and logs the selection', async () => {
     const log = jest.spyOn(Logger.prototype, 'log');
     const cases: Array<[string, Record<string, unknown>, number]> = [
