@@ -104,7 +104,11 @@ describe('GLM and Kimi providers against the simulator over real HTTP', () => {
     const out = toolOutput((await call(c, 'thinkdeep', { prompt: 'why?', findings: 'none yet' })).at(-1)!);
     expect(out.metadata).toMatchObject({ provider: 'KIMI', model: 'kimi-k2-thinking', thinking: true });
     expect(typeof out.metadata.reasoning).toBe('string');
-    expect(chatRequests(sim, 'kimi')[0].body).toMatchObject({ model: 'kimi-k2-thinking', temperature: 1, stream: true });
+    expect(chatRequests(sim, 'kimi')[0].body).toMatchObject({
+      model: 'kimi-k2-thinking',
+      temperature: 1,
+      stream: true,
+    });
   });
 
   it('selects each timeout kind and logs the selection', async () => {
