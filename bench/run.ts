@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import { Injectable, Module, type INestApplication } from '@nestjs/common';
+import { Injectable, Logger, Module, type INestApplication } from '@nestjs/common';
 import { ChildProcess, spawn } from 'node:child_process';
 import { createServer } from 'node:http';
 import { join } from 'node:path';
@@ -9,6 +9,13 @@ import { startDaemon } from '../src/app.setup';
 import { ExaiTool } from '../src/tools/exai-tool.decorator';
 import type { ExaiToolHandler, ToolResult } from '../src/tools/tool.types';
 import { concurrencyKit } from '../test/support/concurrency-kit';
+import { parseEnv } from '../src/config/validate-config';
+import { MetricsService } from '../src/metrics/metrics.service';
+import type { LlmProvider } from '../src/providers/llm-provider';
+import type { LlmProviderRegistry } from '../src/providers/llm-provider-registry.service';
+import { ModelSelectionCache } from '../src/routing/model-selection.cache';
+import { RoutingEnv, toRoutingConfig } from '../src/routing/routing.config';
+import { RoutingService } from '../src/routing/routing.service';
 import { fmt, nowUs, summarize } from './stats';
 
 // Benchmarks print figures and ratios; they never assert on time. Timings on
@@ -283,12 +290,38 @@ async function inProcessDaemon(): Promise<void> {
   }
 }
 
-/** `npm run bench [admission|daemon|provider ...]`: all sections by default. */
+/** Cached `model: "auto"` resolution, the path every routed call takes. */
+function routingResolve(): void {
+  // As in production at LOG_LEVEL=info: the per-hit debug line is filtered out.
+  Logger.overrideLogger(['log', 'warn', 'error', 'fatal']);
+  const config = toRoutingConfig(parseEnv(RoutingEnv, {}));
+  const providers = ['GLM', 'KIMI'].map((id) => ({ id, isAvailable: () => true }) as unknown as LlmProvider);
+  const registry = {
+    all: () => providers,
+    get: (id: string) => providers.find((p) => p.id === id),
+  } as unknown as LlmProviderRegistry;
+  const routing = new RoutingService(config, new ModelSelectionCache(config, Date.now), registry, new MetricsService());
+  const features = { tool: 'chat', deep: false, web: false, long: false };
+  for (let i = 0; i < 20_000; i++) routing.resolve(features);
+  const samples: number[] = [];
+  for (let i = 0; i < 200_000; i++) {
+    const t0 = process.hrtime.bigint();
+    routing.resolve(features);
+    samples.push(Number(process.hrtime.bigint() - t0) / 1000);
+  }
+  const s = summarize(samples);
+  console.log(
+    `routing resolve, cache hit (${s.n}): p50 ${fmt(s.p50, 2)} µs, p99 ${fmt(s.p99, 2)} µs  [target p99 <= 5 µs]`,
+  );
+}
+
+/** `npm run bench [admission|routing|daemon|provider ...]`: all sections by default. */
 async function main(): Promise<void> {
   const only = new Set(process.argv.slice(2));
   const want = (name: string) => only.size === 0 || only.has(name);
   console.log(`EXAI Gateway benchmarks — node ${process.version}, ${new Date().toISOString()}`);
   if (want('admission')) await admissionOverhead();
+  if (want('routing')) routingResolve();
   if (want('daemon')) await inProcessDaemon();
   if (want('provider')) await providerOverhead();
 }

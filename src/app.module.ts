@@ -7,6 +7,7 @@ import { ConcurrencyModule } from './concurrency/concurrency.module';
 import { LoggingModule } from './logging/logging.module';
 import { MetricsModule } from './metrics/metrics.module';
 import { ProvidersModule } from './providers/providers.module';
+import { RoutingModule } from './routing/routing.module';
 import { ToolsModule } from './tools/tools.module';
 
 export interface AppModuleOptions {
@@ -36,6 +37,7 @@ export class AppModule {
         HealthModule,
         ConcurrencyModule,
         ProvidersModule,
+        RoutingModule,
         ToolsModule,
         GatewayModule,
         ...(options.extensions ?? []),

@@ -197,13 +197,18 @@ describe('GLM and Kimi providers against the simulator over real HTTP', () => {
     expect(health.details.providers.providers.GLM.circuit).toBe('open');
     expect(health.details.providers.providers.GLM.lastError?.message).toMatch(/503/);
     const before = chatRequests(sim, 'glm').length;
-    const fast = errorOf(await call(g, 'chat', { prompt: 'while open' }));
+    const fast = errorOf(await call(g, 'chat', { prompt: 'while open', model: 'glm-4.5-flash' }));
     expect(fast).toMatchObject({ code: 'PROVIDER_UNAVAILABLE', provider: 'GLM' });
     expect(fast.message).toMatch(/circuit is open/);
     expect(fast.retry_after).toBeGreaterThanOrEqual(1);
     expect(chatRequests(sim, 'glm')).toHaveLength(before);
+    // model auto falls back to Kimi's speed model while GLM's circuit is open.
+    const fallback = toolOutput((await call(g, 'chat', { prompt: 'fallback please' })).at(-1)!);
+    expect(fallback.metadata).toMatchObject({ provider: 'KIMI', model: 'kimi-k2-turbo-preview' });
     await new Promise((r) => setTimeout(r, 1100));
-    expect(toolOutput((await call(g, 'chat', { prompt: 'recovered' })).at(-1)!).content).toContain('recovered');
+    const recovered = toolOutput((await call(g, 'chat', { prompt: 'recovered' })).at(-1)!);
+    expect(recovered.content).toContain('recovered');
+    expect(recovered.metadata.provider).toBe('GLM');
     const after = (await (await fetch(`${d.httpUrl}/health`)).json()) as typeof health;
     expect(after.details.providers.providers.GLM.circuit).toBe('closed');
   });

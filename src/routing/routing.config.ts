@@ -11,6 +11,7 @@ export class RoutingEnv {
   @IsString() @MinLength(1) KIMI_LONG_CONTEXT_MODEL = 'kimi-k2-0905-preview';
   @EnvInt() @IsInt() @Min(1) ROUTING_CACHE_MAX_ENTRIES = 1000;
   @EnvInt() @IsInt() @Min(0) ROUTING_CACHE_MODEL_TTL_SECS = 180;
+  @EnvInt() @IsInt() @Min(1000) GLM_CONTEXT_WINDOW_TOKENS = 128000;
 }
 
 export interface RoutingConfig {
@@ -21,6 +22,7 @@ export interface RoutingConfig {
   kimiLongContextModel: string;
   cacheMaxEntries: number;
   cacheTtlMs: number;
+  glmContextTokens: number;
 }
 
 export function toRoutingConfig(env: RoutingEnv): RoutingConfig {
@@ -32,6 +34,7 @@ export function toRoutingConfig(env: RoutingEnv): RoutingConfig {
     kimiLongContextModel: env.KIMI_LONG_CONTEXT_MODEL,
     cacheMaxEntries: env.ROUTING_CACHE_MAX_ENTRIES,
     cacheTtlMs: env.ROUTING_CACHE_MODEL_TTL_SECS * 1000,
+    glmContextTokens: env.GLM_CONTEXT_WINDOW_TOKENS,
   };
 }
 

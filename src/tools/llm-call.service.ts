@@ -1,7 +1,11 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
+import type { ConfigType } from '@nestjs/config';
 import type { LlmCitation, LlmMessage, LlmProvider } from '../providers/llm-provider';
 import { LlmProviderRegistry } from '../providers/llm-provider-registry.service';
 import { isThinkingCall } from '../providers/provider-timeouts';
+import { routingConfig } from '../routing/routing.config';
+import { estimateTokens } from '../routing/routing.rules';
+import { RoutingService } from '../routing/routing.service';
 import { ConversationThreadsService } from './conversation-threads.service';
 import type { PreparedCall, ToolContext, ToolResult } from './tool.types';
 import { InvalidArgumentsError } from './tools.errors';
@@ -29,6 +33,8 @@ export class LlmCallService {
   constructor(
     private readonly providers: LlmProviderRegistry,
     private readonly threads: ConversationThreadsService,
+    private readonly routing: RoutingService,
+    @Inject(routingConfig.KEY) private readonly routingSettings: ConfigType<typeof routingConfig>,
   ) {}
 
   /** The provider serving `model`. @throws InvalidArgumentsError listing the available models. */
@@ -51,13 +57,31 @@ export class LlmCallService {
       .sort();
   }
 
-  /** Resolves the model (explicit, or `fallback` for auto) and sizes the deadline by request kind. */
-  prepare(args: Record<string, unknown>, fallback: string, options: { thinking: boolean; web: boolean }): PreparedCall {
-    const requested =
-      typeof args.model === 'string' && args.model !== '' && args.model !== 'auto' ? args.model : undefined;
-    const model = requested ?? fallback;
+  /**
+   * Resolves the model (explicit, or routed for `auto`) and sizes the deadline
+   * by request kind. Runs before admission, so the call takes the permit of
+   * the provider that will serve it.
+   */
+  prepare(
+    tool: string,
+    args: Record<string, unknown>,
+    options: { deep: boolean; web: boolean; prompt: string },
+  ): PreparedCall {
+    let model: string;
+    let thinking: boolean;
+    if (isExplicitModel(args.model)) {
+      model = args.model;
+      thinking = isThinkingCall(model, options.deep);
+    } else {
+      const historyChars = this.threads
+        .history(typeof args.continuation_id === 'string' ? args.continuation_id : undefined)
+        .reduce((n, m) => n + m.content.length, 0);
+      const long = estimateTokens(options.prompt.length + historyChars) > this.routingSettings.glmContextTokens;
+      const route = this.routing.resolve({ tool, deep: options.deep, web: options.web, long });
+      model = route.model;
+      thinking = route.thinking || isThinkingCall(model, options.deep);
+    }
     const provider = this.providerFor(model);
-    const thinking = isThinkingCall(model, options.thinking);
     const timeoutSecs = provider.timeoutSecs(model, { web: options.web, thinking });
     return { args: { ...args, model }, provider: provider.id, timeoutSecs };
   }
@@ -104,6 +128,16 @@ export class LlmCallService {
     }
     return { content: result.content, contentType: 'text', metadata };
   }
+}
+
+/** A string argument, or '' when absent (schemas already checked the type). */
+export function textArg(value: unknown): string {
+  return typeof value === 'string' ? value : '';
+}
+
+/** A model the caller named, as opposed to `auto` or nothing. */
+export function isExplicitModel(model: unknown): model is string {
+  return typeof model === 'string' && model !== '' && model !== 'auto';
 }
 
 function citation(c: LlmCitation): Record<string, unknown> {

@@ -2,6 +2,7 @@ import { Module } from '@nestjs/common';
 import { DiscoveryModule } from '@nestjs/core';
 import { HealthModule } from '../health/health.module';
 import { ProvidersModule } from '../providers/providers.module';
+import { RoutingModule } from '../routing/routing.module';
 import { ChatTool } from './builtin/chat.tool';
 import { GlmWebSearchTool } from './builtin/glm-web-search.tool';
 import { KimiChatWithToolsTool } from './builtin/kimi-chat-with-tools.tool';
@@ -14,7 +15,7 @@ import { VersionTool } from './builtin/version.tool';
 import { ToolRegistryService } from './tool-registry.service';
 
 @Module({
-  imports: [DiscoveryModule, HealthModule, ProvidersModule],
+  imports: [DiscoveryModule, HealthModule, ProvidersModule, RoutingModule],
   providers: [
     ToolRegistryService,
     LlmCallService,

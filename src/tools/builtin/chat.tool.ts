@@ -1,8 +1,6 @@
-import { Inject, Injectable } from '@nestjs/common';
-import type { ConfigType } from '@nestjs/config';
-import { routingConfig } from '../../routing/routing.config';
+import { Injectable } from '@nestjs/common';
 import { ExaiTool } from '../exai-tool.decorator';
-import { LlmCallService } from '../llm-call.service';
+import { LlmCallService, textArg } from '../llm-call.service';
 import type { ExaiToolHandler, PreparedCall, ToolContext, ToolResult } from '../tool.types';
 
 export const THINKING_MODES = ['minimal', 'low', 'medium', 'high', 'max'] as const;
@@ -29,16 +27,13 @@ const DEEP_MODES = new Set(['medium', 'high', 'max']);
 })
 @Injectable()
 export class ChatTool implements ExaiToolHandler {
-  constructor(
-    private readonly llm: LlmCallService,
-    @Inject(routingConfig.KEY) private readonly routing: ConfigType<typeof routingConfig>,
-  ) {}
+  constructor(private readonly llm: LlmCallService) {}
 
   prepare(args: Record<string, unknown>): PreparedCall {
-    const deep = DEEP_MODES.has(String(args.thinking_mode));
-    return this.llm.prepare(args, deep ? this.routing.glmQualityModel : this.routing.glmSpeedModel, {
-      thinking: deep,
+    return this.llm.prepare('chat', args, {
+      deep: DEEP_MODES.has(String(args.thinking_mode)),
       web: args.use_websearch === true,
+      prompt: `${textArg(args.system_prompt)}${String(args.prompt)}`,
     });
   }
 

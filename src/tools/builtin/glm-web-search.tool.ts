@@ -1,8 +1,6 @@
-import { Inject, Injectable } from '@nestjs/common';
-import type { ConfigType } from '@nestjs/config';
-import { routingConfig } from '../../routing/routing.config';
+import { Injectable } from '@nestjs/common';
 import { ExaiTool } from '../exai-tool.decorator';
-import { LlmCallService } from '../llm-call.service';
+import { isExplicitModel, LlmCallService } from '../llm-call.service';
 import type { ExaiToolHandler, PreparedCall, ToolContext, ToolResult } from '../tool.types';
 import { InvalidArgumentsError } from '../tools.errors';
 
@@ -20,14 +18,12 @@ import { InvalidArgumentsError } from '../tools.errors';
 })
 @Injectable()
 export class GlmWebSearchTool implements ExaiToolHandler {
-  constructor(
-    private readonly llm: LlmCallService,
-    @Inject(routingConfig.KEY) private readonly routing: ConfigType<typeof routingConfig>,
-  ) {}
+  constructor(private readonly llm: LlmCallService) {}
 
   prepare(args: Record<string, unknown>): PreparedCall {
-    const prepared = this.llm.prepare(args, this.routing.glmSpeedModel, { thinking: false, web: true });
-    if (prepared.provider !== 'GLM') {
+    const prepared = this.llm.prepare('glm_web_search', args, { deep: false, web: true, prompt: String(args.query) });
+    // An explicit model must be GLM's; `auto` may fall back to Kimi's search when GLM is down.
+    if (isExplicitModel(args.model) && prepared.provider !== 'GLM') {
       throw new InvalidArgumentsError(`glm_web_search needs a GLM model, not "${String(prepared.args.model)}"`, {
         model: prepared.args.model,
       });

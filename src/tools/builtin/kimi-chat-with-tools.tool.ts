@@ -1,8 +1,6 @@
-import { Inject, Injectable } from '@nestjs/common';
-import type { ConfigType } from '@nestjs/config';
-import { routingConfig } from '../../routing/routing.config';
+import { Injectable } from '@nestjs/common';
 import { ExaiTool } from '../exai-tool.decorator';
-import { LlmCallService } from '../llm-call.service';
+import { isExplicitModel, LlmCallService, textArg } from '../llm-call.service';
 import type { ExaiToolHandler, PreparedCall, ToolContext, ToolResult } from '../tool.types';
 import { InvalidArgumentsError } from '../tools.errors';
 
@@ -23,17 +21,16 @@ import { InvalidArgumentsError } from '../tools.errors';
 })
 @Injectable()
 export class KimiChatWithToolsTool implements ExaiToolHandler {
-  constructor(
-    private readonly llm: LlmCallService,
-    @Inject(routingConfig.KEY) private readonly routing: ConfigType<typeof routingConfig>,
-  ) {}
+  constructor(private readonly llm: LlmCallService) {}
 
   prepare(args: Record<string, unknown>): PreparedCall {
-    const prepared = this.llm.prepare(args, this.routing.kimiSpeedModel, {
-      thinking: false,
+    const prepared = this.llm.prepare('kimi_chat_with_tools', args, {
+      deep: false,
       web: args.use_websearch !== false,
+      prompt: `${textArg(args.system_prompt)}${String(args.prompt)}`,
     });
-    if (prepared.provider !== 'KIMI') {
+    // An explicit model must be Kimi's; `auto` may fall back to GLM when Kimi is down.
+    if (isExplicitModel(args.model) && prepared.provider !== 'KIMI') {
       throw new InvalidArgumentsError(`kimi_chat_with_tools needs a Kimi model, not "${String(prepared.args.model)}"`, {
         model: prepared.args.model,
       });

@@ -1,8 +1,6 @@
-import { Inject, Injectable } from '@nestjs/common';
-import type { ConfigType } from '@nestjs/config';
-import { routingConfig } from '../../routing/routing.config';
+import { Injectable } from '@nestjs/common';
 import { ExaiTool } from '../exai-tool.decorator';
-import { LlmCallService } from '../llm-call.service';
+import { LlmCallService, textArg } from '../llm-call.service';
 import type { ExaiToolHandler, PreparedCall, ToolContext, ToolResult } from '../tool.types';
 
 const SYSTEM_PROMPT =
@@ -26,13 +24,14 @@ const SYSTEM_PROMPT =
 })
 @Injectable()
 export class ThinkDeepTool implements ExaiToolHandler {
-  constructor(
-    private readonly llm: LlmCallService,
-    @Inject(routingConfig.KEY) private readonly routing: ConfigType<typeof routingConfig>,
-  ) {}
+  constructor(private readonly llm: LlmCallService) {}
 
   prepare(args: Record<string, unknown>): PreparedCall {
-    return this.llm.prepare(args, this.routing.kimiQualityModel, { thinking: true, web: args.use_websearch === true });
+    return this.llm.prepare('thinkdeep', args, {
+      deep: true,
+      web: args.use_websearch === true,
+      prompt: `${textArg(args.prompt) || textArg(args.step)}${textArg(args.findings)}`,
+    });
   }
 
   execute(args: Record<string, unknown>, ctx: ToolContext): Promise<ToolResult> {

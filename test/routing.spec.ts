@@ -1,0 +1,142 @@
+import { Logger } from '@nestjs/common';
+import { Test } from '@nestjs/testing';
+import { MetricsService } from '../src/metrics/metrics.service';
+import type { LlmProvider } from '../src/providers/llm-provider';
+import { LlmProviderRegistry } from '../src/providers/llm-provider-registry.service';
+import { parseEnv } from '../src/config/validate-config';
+import { ModelSelectionCache } from '../src/routing/model-selection.cache';
+import { routingConfig, RoutingEnv, toRoutingConfig } from '../src/routing/routing.config';
+import { ROUTING_CLOCK } from '../src/routing/routing.constants';
+import { primaryRoute, RouteFeatures } from '../src/routing/routing.rules';
+import { RoutingService } from '../src/routing/routing.service';
+
+const config = toRoutingConfig(parseEnv(RoutingEnv, {}));
+const f = (tool: string, over: Partial<RouteFeatures> = {}): RouteFeatures => ({
+  tool,
+  deep: false,
+  web: false,
+  long: false,
+  ...over,
+});
+
+describe('routing rules', () => {
+  it.each([
+    ['thinkdeep', f('thinkdeep'), 'KIMI', 'kimi-k2-thinking', true],
+    ['thinkdeep with web', f('thinkdeep', { web: true }), 'KIMI', 'kimi-k2-thinking', true],
+    ['kimi_* tools', f('kimi_chat_with_tools'), 'KIMI', 'kimi-k2-turbo-preview', false],
+    ['chat', f('chat'), 'GLM', 'glm-4.5-flash', false],
+    ['chat with web', f('chat', { web: true }), 'GLM', 'glm-4.5-flash', false],
+    ['chat thinking medium+', f('chat', { deep: true }), 'GLM', 'glm-4.6', true],
+    ['glm_web_search', f('glm_web_search', { web: true }), 'GLM', 'glm-4.5-flash', false],
+    ['a prompt over the GLM window', f('chat', { long: true }), 'KIMI', 'kimi-k2-0905-preview', false],
+    ['a long thinkdeep prompt', f('thinkdeep', { long: true }), 'KIMI', 'kimi-k2-0905-preview', false],
+  ])('%s', (_label, features, provider, model, thinking) => {
+    expect(primaryRoute(features, config)).toMatchObject({ provider, model, thinking });
+  });
+});
+
+describe('RoutingService', () => {
+  let now = 0;
+  const available = { GLM: true, KIMI: true };
+  function fakeProvider(id: 'GLM' | 'KIMI'): LlmProvider {
+    return { id, isAvailable: () => available[id] } as unknown as LlmProvider;
+  }
+
+  async function make() {
+    const providers = [fakeProvider('GLM'), fakeProvider('KIMI')];
+    const registry = { all: () => providers, get: (id: string) => providers.find((p) => p.id === id) };
+    const moduleRef = await Test.createTestingModule({
+      providers: [
+        RoutingService,
+        ModelSelectionCache,
+        MetricsService,
+        { provide: routingConfig.KEY, useValue: config },
+        { provide: ROUTING_CLOCK, useValue: () => now },
+        { provide: LlmProviderRegistry, useValue: registry },
+      ],
+    }).compile();
+    return {
+      routing: moduleRef.get(RoutingService),
+      cache: moduleRef.get(ModelSelectionCache),
+      metrics: moduleRef.get(MetricsService),
+    };
+  }
+
+  beforeEach(() => {
+    now = 1_000_000;
+    available.GLM = true;
+    available.KIMI = true;
+    jest.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
+  });
+  afterEach(() => jest.restoreAllMocks());
+
+  it('caches by tool and features and logs hits at debug', async () => {
+    const debug = jest.spyOn(Logger.prototype, 'debug').mockImplementation(() => undefined);
+    const { routing, metrics } = await make();
+    expect(routing.resolve(f('chat')).fromCache).toBe(false);
+    expect(routing.resolve(f('chat'))).toMatchObject({ fromCache: true, model: 'glm-4.5-flash' });
+    expect(routing.resolve(f('chat', { deep: true })).fromCache).toBe(false);
+    expect(debug).toHaveBeenCalledWith('[ROUTING_CACHE] HIT chat → glm-4.5-flash');
+    expect(routing.snapshot()).toMatchObject({ cacheSize: 2, hits: 1, misses: 2, hitRatio: 0.333 });
+    expect(await metrics.render()).toMatch(/exai_routing_cache_total\{result="hit"\} 1/);
+  });
+
+  it('expires entries after ROUTING_CACHE_MODEL_TTL_SECS, using the injected clock', async () => {
+    const { routing } = await make();
+    routing.resolve(f('chat'));
+    now += 179_999;
+    expect(routing.resolve(f('chat')).fromCache).toBe(true);
+    now += 1;
+    expect(routing.resolve(f('chat')).fromCache).toBe(false);
+  });
+
+  it('falls back to the other provider in the same tier when the circuit opens, dropping that provider’s entries', async () => {
+    const { routing, cache } = await make();
+    routing.resolve(f('chat'));
+    routing.resolve(f('chat', { deep: true }));
+    routing.resolve(f('thinkdeep'));
+    expect(cache.size).toBe(3);
+    available.GLM = false;
+    expect(routing.resolve(f('chat'))).toMatchObject({
+      provider: 'KIMI',
+      model: 'kimi-k2-turbo-preview',
+      fallbackFrom: 'GLM',
+      fromCache: false,
+    });
+    expect(cache.size).toBe(1);
+    expect(routing.resolve(f('chat', { deep: true }))).toMatchObject({
+      provider: 'KIMI',
+      model: 'kimi-k2-thinking',
+      thinking: true,
+    });
+    expect(routing.resolve(f('thinkdeep'))).toMatchObject({ provider: 'KIMI', fromCache: true });
+    // Fallback decisions are not cached: GLM wins again as soon as it recovers.
+    available.GLM = true;
+    expect(routing.resolve(f('chat'))).toMatchObject({ provider: 'GLM', model: 'glm-4.5-flash' });
+  });
+
+  it('falls back from Kimi to GLM, and keeps the primary when neither is usable', async () => {
+    const { routing } = await make();
+    available.KIMI = false;
+    expect(routing.resolve(f('thinkdeep'))).toMatchObject({ provider: 'GLM', model: 'glm-4.6', thinking: true });
+    expect(routing.resolve(f('kimi_chat_with_tools'))).toMatchObject({ provider: 'GLM', model: 'glm-4.5-flash' });
+    available.GLM = false;
+    const neither = routing.resolve(f('thinkdeep'));
+    expect(neither).toMatchObject({ provider: 'KIMI', model: 'kimi-k2-thinking' });
+    expect(neither).not.toHaveProperty('fallbackFrom');
+  });
+
+  it('stays bounded', async () => {
+    const small = { ...config, cacheMaxEntries: 2 };
+    const moduleRef = await Test.createTestingModule({
+      providers: [
+        ModelSelectionCache,
+        { provide: routingConfig.KEY, useValue: small },
+        { provide: ROUTING_CLOCK, useValue: () => now },
+      ],
+    }).compile();
+    const cache = moduleRef.get(ModelSelectionCache);
+    for (const tool of ['a', 'b', 'c', 'd']) cache.set(tool, { ...primaryRoute(f(tool), config), fromCache: true });
+    expect(cache.size).toBe(2);
+  });
+});
