@@ -4,6 +4,7 @@ import { AdmissionService } from './admission.service';
 import { ConcurrencyBackend } from './concurrency-backend';
 import { ConcurrencyHealthIndicator } from './concurrency.health';
 import { ConcurrencySnapshotService } from './concurrency-snapshot.service';
+import { LeakAuditHealthIndicator } from './leak-audit.health';
 import { LeakAuditTasks } from './leak-audit.tasks';
 import { LeaseLedger } from './lease-ledger.service';
 import { MemoryConcurrencyBackend } from './memory-concurrency.backend';
@@ -18,6 +19,7 @@ import { MemoryConcurrencyBackend } from './memory-concurrency.backend';
     ConcurrencySnapshotService,
     LeakAuditTasks,
     ConcurrencyHealthIndicator,
+    LeakAuditHealthIndicator,
   ],
   exports: [AdmissionService, LeaseLedger, ConcurrencySnapshotService, LeakAuditTasks],
 })

@@ -6,7 +6,7 @@ import type { HealthProbe } from '../health/health-probe';
 import { ConnectionsService } from './connections.service';
 import { ToolCallsService } from './tool-calls.service';
 
-@ExaiHealthIndicator({ key: 'gateway' })
+@ExaiHealthIndicator({ key: 'gateway', ready: true })
 @Injectable()
 export class GatewayHealthIndicator implements HealthProbe {
   constructor(

@@ -33,6 +33,6 @@ export class HealthController {
   @Get('ready')
   @HealthCheck()
   ready(): Promise<HealthCheckResult> {
-    return this.healthService.check();
+    return this.healthService.ready();
   }
 }

@@ -8,6 +8,8 @@ import type { HealthProbe } from './health-probe';
 interface RegisteredProbe {
   key: string;
   probe: HealthProbe;
+  health: boolean;
+  ready: boolean;
 }
 
 @Injectable()
@@ -23,17 +25,31 @@ export class HealthService implements OnModuleInit {
   onModuleInit(): void {
     this.probes = this.discovery
       .getProviders({ metadataKey: ExaiHealthIndicator.KEY })
-      .map((wrapper) => ({
-        key: this.discovery.getMetadataByDecorator(ExaiHealthIndicator, wrapper)?.key ?? String(wrapper.name),
-        probe: wrapper.instance as HealthProbe,
-      }))
+      .map((wrapper) => {
+        const meta = this.discovery.getMetadataByDecorator(ExaiHealthIndicator, wrapper);
+        return {
+          key: meta?.key ?? String(wrapper.name),
+          probe: wrapper.instance as HealthProbe,
+          health: meta?.health ?? true,
+          ready: meta?.ready ?? false,
+        };
+      })
       .filter((p) => typeof p.probe?.isHealthy === 'function');
   }
 
-  /** Runs every indicator; rejects with 503 (ServiceUnavailableException) when any is down. */
+  /** Runs every `/health` indicator; rejects with 503 (ServiceUnavailableException) when any is down. */
   check(): Promise<HealthCheckResult> {
+    return this.run(this.probes.filter((p) => p.health));
+  }
+
+  /** Readiness: the indicators that say whether this daemon can take calls. */
+  ready(): Promise<HealthCheckResult> {
+    return this.run(this.probes.filter((p) => p.ready));
+  }
+
+  private run(probes: RegisteredProbe[]): Promise<HealthCheckResult> {
     return this.health.check(
-      this.probes.map(
+      probes.map(
         ({ key, probe }) =>
           () =>
             this.bounded(key, probe),

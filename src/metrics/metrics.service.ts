@@ -100,6 +100,9 @@ export class MetricsService {
 
   constructor() {
     collectDefaultMetrics({ register: this.registry });
+    // Present from the start: a reclaim counter that only appears after the
+    // first leak cannot be alerted on with a simple "> 0".
+    for (const reason of ['expired', 'orphaned', 'drift']) this.leasesReclaimed.inc({ reason }, 0);
   }
 
   /** Registers a callback that refreshes gauges right before each scrape. */

@@ -6,7 +6,7 @@ import { LlmProviderRegistry } from './llm-provider-registry.service';
 import { ProviderEndpointsService } from './provider-endpoints.service';
 
 /** Per provider: mode, configured, circuit state, last error. Down when no provider is usable. */
-@ExaiHealthIndicator({ key: 'providers' })
+@ExaiHealthIndicator({ key: 'providers', ready: true })
 @Injectable()
 export class ProvidersHealthIndicator implements HealthProbe {
   constructor(
