@@ -3,10 +3,11 @@ import { DiscoveryModule } from '@nestjs/core';
 import { TerminusModule } from '@nestjs/terminus';
 import { HealthController } from './health.controller';
 import { HealthService } from './health.service';
+import { StatusController } from './status.controller';
 
 @Module({
   imports: [DiscoveryModule, TerminusModule.forRoot({ logger: false })],
-  controllers: [HealthController],
+  controllers: [HealthController, StatusController],
   providers: [HealthService],
   exports: [HealthService, TerminusModule],
 })
