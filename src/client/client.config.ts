@@ -24,7 +24,8 @@ export function readClientConfig(env: NodeJS.ProcessEnv = process.env): ClientCo
   if (!url) {
     const host = env.EXAI_WS_HOST || '127.0.0.1';
     const port = env.EXAI_WS_PORT || '8079';
-    if (!/^\d+$/.test(port) || Number(port) > 65535) throw new ClientConfigError(`EXAI_WS_PORT="${port}" is not a port number`);
+    if (!/^\d+$/.test(port) || Number(port) > 65535)
+      throw new ClientConfigError(`EXAI_WS_PORT="${port}" is not a port number`);
     // A daemon bound to every interface is reached on loopback from this machine.
     const reach = host === '0.0.0.0' ? '127.0.0.1' : host;
     url = `ws://${reach.includes(':') ? `[${reach}]` : reach}:${port}/`;

@@ -159,7 +159,16 @@ export class ExaiClient extends EventEmitter {
       await Promise.race([
         this.connect(),
         new Promise<never>((_, reject) => {
-          timer = setTimeout(() => reject(new ExaiCallError('DISCONNECTED', `No connection to the daemon at ${this.options.url} within ${timeout} ms`)), timeout);
+          timer = setTimeout(
+            () =>
+              reject(
+                new ExaiCallError(
+                  'DISCONNECTED',
+                  `No connection to the daemon at ${this.options.url} within ${timeout} ms`,
+                ),
+              ),
+            timeout,
+          );
         }),
       ]);
     } finally {

@@ -14,6 +14,8 @@ export interface TestDaemon {
 
 export interface TestDaemonOptions {
   extensions?: Array<Type | DynamicModule>;
+  /** A fixed port instead of an OS-chosen one (for restart tests). */
+  port?: number;
   /** Replaces providers, e.g. with a subclass that exposes a test hook. */
   override?: (builder: TestingModuleBuilder) => TestingModuleBuilder;
 }
@@ -46,7 +48,7 @@ export async function startTestDaemon(
     const moduleRef = await builder.compile();
     app = moduleRef.createNestApplication({ bufferLogs: true, abortOnError: false });
     configureApp(app);
-    await app.listen(0, '127.0.0.1');
+    await app.listen(options.port ?? 0, '127.0.0.1');
   } finally {
     for (const [k, v] of saved) {
       if (v === undefined) delete process.env[k];

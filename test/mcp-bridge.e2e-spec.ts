@@ -1,0 +1,119 @@
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { join } from 'node:path';
+import { ConcurrencySnapshotService } from '../src/concurrency/concurrency-snapshot.service';
+import { startTestDaemon, TestDaemon } from './support/daemon';
+
+const BRIDGE = join(__dirname, '..', 'dist', 'mcp', 'main.js');
+
+type TextContent = { type: string; text: string };
+
+async function waitFor(cond: () => boolean | Promise<boolean>, timeoutMs = 5000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (!(await cond())) {
+    if (Date.now() > until) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+function textOf(result: unknown): string {
+  return ((result as { content: TextContent[] }).content[0] ?? { text: '' }).text;
+}
+
+describe('exai-mcp: the stdio MCP bridge, driven by the MCP SDK client', () => {
+  let daemon: TestDaemon;
+  let port: number;
+  let client: Client;
+  let transport: StdioClientTransport;
+  let stderr = '';
+
+  beforeAll(async () => {
+    daemon = await startTestDaemon({
+      EXAI_PROVIDERS_MODE: 'simulated',
+      EXAI_WS_SESSION_MAX_INFLIGHT: '16',
+      EXAI_WS_GLOBAL_MAX_INFLIGHT: '16',
+    });
+    port = Number(new URL(daemon.httpUrl).port);
+    transport = new StdioClientTransport({
+      command: process.execPath,
+      args: [BRIDGE],
+      env: { ...(process.env as Record<string, string>), EXAI_WS_URL: daemon.url, EXAI_SESSION_ID: 'mcp-agent' },
+      stderr: 'pipe',
+    });
+    transport.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+    client = new Client({ name: 'exai-test-host', version: '1.0.0' });
+    await client.connect(transport);
+  });
+
+  afterAll(async () => {
+    await client.close();
+    await daemon.close();
+  });
+
+  it('lists the daemon’s tools', async () => {
+    const { tools } = await client.listTools();
+    const names = tools.map((t) => t.name);
+    expect(names).toEqual(expect.arrayContaining(['chat', 'version', 'test_echo', 'thinkdeep']));
+    const echo = tools.find((t) => t.name === 'test_echo')!;
+    expect(echo.inputSchema).toMatchObject({ type: 'object', required: ['text'] });
+  });
+
+  it('runs 10 concurrent calls on one socket, each result matched to its own call', async () => {
+    const texts = Array.from({ length: 10 }, (_, i) => `call-${i}`);
+    const started = Date.now();
+    const results = await Promise.all(
+      texts.map((text, i) => client.callTool({ name: 'test_echo', arguments: { text, delay_ms: 300 - i * 20 } })),
+    );
+    expect(results.map(textOf)).toEqual(texts);
+    expect(results.every((r) => !r.isError)).toBe(true);
+    // Serially this would take about 2.1 s.
+    expect(Date.now() - started).toBeLessThan(1500);
+  });
+
+  it('turns progress frames into MCP progress notifications', async () => {
+    const notes: string[] = [];
+    const result = await client.callTool({ name: 'test_echo', arguments: { text: 'slow', delay_ms: 200 } }, undefined, {
+      onprogress: (p) => notes.push(p.message ?? ''),
+    });
+    expect(textOf(result)).toBe('slow');
+    expect(notes).toEqual(expect.arrayContaining(['accepted', 'sleeping 200ms']));
+  });
+
+  it('returns tool errors as isError with the code, and OVER_CAPACITY with its retry time', async () => {
+    const failed = await client.callTool({ name: 'test_fail', arguments: { message: 'boom' } });
+    expect(failed.isError).toBe(true);
+    expect(textOf(failed)).toBe('EXEC_ERROR: boom.');
+    const unknown = await client.callTool({ name: 'no_such_tool', arguments: {} });
+    expect(textOf(unknown)).toMatch(/^TOOL_NOT_FOUND: Unknown tool: no_such_tool/);
+  });
+
+  it('sends an MCP cancellation to the daemon as cancel, which releases the lease', async () => {
+    const snap = daemon.app.get(ConcurrencySnapshotService);
+    const controller = new AbortController();
+    const pending = client.callTool({ name: 'test_gate', arguments: { gate: 'never-mcp' } }, undefined, {
+      signal: controller.signal,
+    });
+    await waitFor(async () => (await snap.snapshot()).inFlight.global === 1);
+    const abortedBefore = daemon.probe.aborted.length;
+    controller.abort();
+    await expect(pending).rejects.toThrow();
+    await waitFor(
+      async () => (await snap.snapshot()).inFlight.global === 0 && daemon.probe.aborted.length === abortedBefore + 1,
+    );
+  });
+
+  it('survives a daemon restart: calls lost in the drop fail clearly, later calls succeed', async () => {
+    const lost = client.callTool({ name: 'test_gate', arguments: { gate: 'never-restart' } });
+    await waitFor(() => daemon.probe.runs.get('test_gate') !== undefined);
+    await daemon.close();
+    const lostResult = await lost;
+    expect(lostResult.isError).toBe(true);
+    // A graceful restart ends the call with SHUTTING_DOWN; a crash would give DISCONNECTED.
+    expect(textOf(lostResult)).toMatch(/^(SHUTTING_DOWN|DISCONNECTED): /);
+    daemon = await startTestDaemon({ EXAI_PROVIDERS_MODE: 'simulated' }, { port });
+    await waitFor(() => /Connected to the daemon/.test(stderr.split('Reconnecting').at(-1) ?? ''), 10000);
+    const after = await client.callTool({ name: 'test_echo', arguments: { text: 'back again' } });
+    expect(textOf(after)).toBe('back again');
+    expect(stderr).toMatch(/Reconnecting to ws:\/\/127\.0\.0\.1/);
+  });
+});
