@@ -9,6 +9,9 @@ import { startDaemon } from '../src/app.setup';
 import { ExaiTool } from '../src/tools/exai-tool.decorator';
 import type { ExaiToolHandler, ToolResult } from '../src/tools/tool.types';
 import { concurrencyKit } from '../test/support/concurrency-kit';
+import { TestRedis } from '../test/support/redis';
+import { ConcurrencyEnv, toConcurrencyConfig } from '../src/concurrency/concurrency.config';
+import { RedisConcurrencyBackend } from '../src/concurrency/redis/redis-concurrency.backend';
 import { parseEnv } from '../src/config/validate-config';
 import { MetricsService } from '../src/metrics/metrics.service';
 import type { LlmProvider } from '../src/providers/llm-provider';
@@ -290,6 +293,52 @@ async function inProcessDaemon(): Promise<void> {
   }
 }
 
+/** Uncontended admission on Redis (one Lua script + release), next to memory. Needs redis-server. */
+async function redisAdmission(): Promise<void> {
+  let redis: TestRedis;
+  try {
+    redis = await TestRedis.start();
+  } catch (err) {
+    console.log(`admission on Redis: skipped (${(err as Error).message})`);
+    return;
+  }
+  Logger.overrideLogger(['error', 'fatal']);
+  const backend = new RedisConcurrencyBackend(
+    toConcurrencyConfig(parseEnv(ConcurrencyEnv, { EXAI_CONCURRENCY_BACKEND: 'redis', REDIS_URL: redis.url })),
+  );
+  await backend.onModuleInit();
+  const { admission } = concurrencyKit({ EXAI_WS_QUEUE_TIMEOUT_SECS: '30' }, backend);
+  const signal = new AbortController().signal;
+  const holder = {
+    requestId: 'bench',
+    sessionId: 'bench',
+    connectionId: 'bench',
+    provider: 'GLM',
+    timeoutMs: 60_000,
+    isLive: () => true,
+    abort: () => undefined,
+  };
+  try {
+    for (let i = 0; i < 500; i++) (await admission.acquire(holder, { signal })).release();
+    const samples: number[] = [];
+    for (let i = 0; i < 5_000; i++) {
+      const t0 = nowUs();
+      const lease = await admission.acquire(holder, { signal });
+      lease.release();
+      samples.push(nowUs() - t0);
+      // Let the release's ZREM reach Redis before the next acquire.
+      await new Promise((r) => setImmediate(r));
+    }
+    const s = summarize(samples);
+    console.log(
+      `admission on Redis (uncontended acquire + release, ${s.n} runs, loopback redis-server): p50 ${fmt(s.p50)} µs, p99 ${fmt(s.p99)} µs`,
+    );
+  } finally {
+    await backend.onModuleDestroy();
+    await redis.stop();
+  }
+}
+
 /** Cached `model: "auto"` resolution, the path every routed call takes. */
 function routingResolve(): void {
   // As in production at LOG_LEVEL=info: the per-hit debug line is filtered out.
@@ -315,12 +364,13 @@ function routingResolve(): void {
   );
 }
 
-/** `npm run bench [admission|routing|daemon|provider ...]`: all sections by default. */
+/** `npm run bench [admission|redis|routing|daemon|provider ...]`: all sections by default. */
 async function main(): Promise<void> {
   const only = new Set(process.argv.slice(2));
   const want = (name: string) => only.size === 0 || only.has(name);
   console.log(`EXAI Gateway benchmarks — node ${process.version}, ${new Date().toISOString()}`);
   if (want('admission')) await admissionOverhead();
+  if (want('redis')) await redisAdmission();
   if (want('routing')) routingResolve();
   if (want('daemon')) await inProcessDaemon();
   if (want('provider')) await providerOverhead();

@@ -91,7 +91,7 @@ describe('health, readiness and metrics', () => {
   it('is ready once a provider is usable and the leak audit has run', async () => {
     const { status, body } = await getJson(`${daemon.httpUrl}/health/ready`);
     expect(status).toBe(200);
-    expect(Object.keys(body.details as Json).sort()).toEqual(['gateway', 'leak_audit', 'providers']);
+    expect(Object.keys(body.details as Json).sort()).toEqual(['gateway', 'leak_audit', 'limiter', 'providers']);
     const live = await getJson(`${daemon.httpUrl}/health/live`);
     expect(live.status).toBe(200);
     expect(Object.keys(live.body.details as Json)).toEqual(['event_loop']);

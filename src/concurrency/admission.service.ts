@@ -8,6 +8,7 @@ import { OverCapacityError } from './concurrency.errors';
 import { ShuttingDownError } from '../gateway/gateway.errors';
 import { Lease, LeaseHolder, LimitSlot } from './lease';
 import { LeaseLedger } from './lease-ledger.service';
+import { ConcurrencyBackend, LimiterUnavailableError } from './concurrency-backend';
 
 export interface AdmissionOptions {
   signal: AbortSignal;
@@ -16,6 +17,7 @@ export interface AdmissionOptions {
 }
 
 const DRAIN_WINDOW_MS = 60_000;
+const DISTRIBUTED_POLL_MS = 500;
 const MAX_RETRY_AFTER_SECS = 300;
 
 /**
@@ -35,12 +37,23 @@ export class AdmissionService implements OnApplicationShutdown {
     @Inject(concurrencyConfig.KEY) private readonly config: ConfigType<typeof concurrencyConfig>,
     private readonly ledger: LeaseLedger,
     private readonly metrics: MetricsService,
+    backend: ConcurrencyBackend,
   ) {
     this.ledger.onRelease(() => {
       this.noteRelease();
       void this.pump();
     });
+    backend.onCapacityFreed(() => void this.pump());
+    if (backend.distributed) {
+      // Pub/sub wakes waiters when another daemon releases; polling covers a lost message.
+      this.poller = setInterval(() => {
+        if (this.queue.size > 0) void this.pump();
+      }, DISTRIBUTED_POLL_MS);
+      this.poller.unref();
+    }
   }
+
+  private poller: NodeJS.Timeout | undefined;
 
   /** The limits a call takes: global, its provider's (when it has one) and its session's. */
   slotsFor(holder: Pick<LeaseHolder, 'sessionId' | 'provider'>): LimitSlot[] {
@@ -70,16 +83,28 @@ export class AdmissionService implements OnApplicationShutdown {
     if (signal.aborted) return Promise.reject(asError(signal.reason));
     if (this.queue.size > 0 || this.pumping) return this.enqueue(holder, options);
     // Fast path: nobody is waiting, so trying directly cannot overtake anyone.
-    return this.ledger.tryAcquire(holder, this.slotsFor(holder)).then((result) => {
-      if (!(result instanceof Lease)) return this.enqueue(holder, options);
-      if (signal.aborted) {
-        result.release();
-        throw asError(signal.reason);
-      }
-      this.metrics.admissions.inc({ outcome: 'admitted' });
-      this.metrics.queueWait.observe(0);
-      return result;
-    });
+    return this.ledger.tryAcquire(holder, this.slotsFor(holder)).then(
+      (result) => {
+        if (!(result instanceof Lease)) return this.enqueue(holder, options);
+        if (signal.aborted) {
+          result.release();
+          throw asError(signal.reason);
+        }
+        this.metrics.admissions.inc({ outcome: 'admitted' });
+        this.metrics.queueWait.observe(0);
+        return result;
+      },
+      (err: unknown) => {
+        throw this.limiterError(err);
+      },
+    );
+  }
+
+  /** A backend that cannot decide (Redis down, closed mode) refuses at once; nothing is charged. */
+  private limiterError(err: unknown): Error {
+    if (!(err instanceof LimiterUnavailableError)) return err instanceof Error ? err : new Error(String(err));
+    this.metrics.admissions.inc({ outcome: 'rejected' });
+    return new OverCapacityError('limiter', 1);
   }
 
   private enqueue(holder: LeaseHolder, options: AdmissionOptions): Promise<Lease> {
@@ -145,6 +170,7 @@ export class AdmissionService implements OnApplicationShutdown {
 
   /** Waiters still queued at shutdown are told so; their calls are being aborted anyway. */
   onApplicationShutdown(): void {
+    clearInterval(this.poller);
     for (const w of this.queue.all()) {
       this.queue.remove(w);
       w.state = 'gone';
@@ -184,7 +210,18 @@ export class AdmissionService implements OnApplicationShutdown {
       for (const waiter of waiters) {
         if (waiter.state !== 'waiting') continue;
         waiter.state = 'admitting';
-        const result = await this.ledger.tryAcquire(waiter.holder, waiter.slots);
+        let result: Awaited<ReturnType<LeaseLedger['tryAcquire']>>;
+        try {
+          result = await this.ledger.tryAcquire(waiter.holder, waiter.slots);
+        } catch (err) {
+          this.queue.remove(waiter);
+          this.updateQueueGauge();
+          if (!isGone(waiter)) {
+            waiter.state = 'gone';
+            waiter.reject(this.limiterError(err));
+          }
+          continue;
+        }
         if (result instanceof Lease) {
           this.queue.served(waiter.holder.sessionId);
           this.queue.remove(waiter);

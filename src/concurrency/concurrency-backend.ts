@@ -28,4 +28,35 @@ export abstract class ConcurrencyBackend {
 
   /** Re-derives every count from its member set, returning what was wrong. */
   abstract repairDrift(): Promise<DriftRepair[]>;
+
+  /** Called when another process frees capacity (a shared backend); in-process releases are seen directly. */
+  onCapacityFreed(listener: () => void): void {
+    void listener;
+  }
+
+  /** True when admission may have to wait on other processes, so waiters also poll. */
+  get distributed(): boolean {
+    return false;
+  }
+
+  /**
+   * Removes permits whose holder stopped refreshing them (a daemon that died
+   * on a shared backend) and returns how many. In-process backends have none.
+   */
+  sweepAbandoned(): Promise<number> {
+    return Promise.resolve(0);
+  }
+
+  /** For `/health/ready`: whether admission can be decided at all right now. */
+  get available(): boolean {
+    return true;
+  }
+}
+
+/** The backend cannot decide admission (Redis unreachable in `closed` mode). */
+export class LimiterUnavailableError extends Error {
+  constructor(reason: string) {
+    super(`Concurrency limiter unavailable (${reason})`);
+    this.name = 'LimiterUnavailableError';
+  }
 }

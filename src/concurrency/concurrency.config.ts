@@ -68,6 +68,9 @@ export class ConcurrencyEnv {
   @IsInt()
   @Min(1)
   EXAI_LEASE_TTL_SECS = 30;
+
+  @IsIn(['closed', 'local'])
+  EXAI_REDIS_FAILURE_MODE: string = 'closed';
 }
 
 const PROVIDER_LIMIT_VAR = /^EXAI_WS_([A-Z0-9]+)_MAX_INFLIGHT$/;
@@ -102,6 +105,7 @@ export interface ConcurrencyConfig {
   backend: 'memory' | 'redis';
   redisUrl: string;
   leaseTtlMs: number;
+  redisFailureMode: 'closed' | 'local';
 }
 
 export function toConcurrencyConfig(
@@ -128,6 +132,7 @@ export function toConcurrencyConfig(
     backend: env.EXAI_CONCURRENCY_BACKEND as 'memory' | 'redis',
     redisUrl: env.REDIS_URL,
     leaseTtlMs: env.EXAI_LEASE_TTL_SECS * 1000,
+    redisFailureMode: env.EXAI_REDIS_FAILURE_MODE as 'closed' | 'local',
   };
 }
 

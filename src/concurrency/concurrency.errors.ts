@@ -3,6 +3,7 @@ import { CallError, CallErrorCode } from '../gateway/gateway.errors';
 const LIMIT_MESSAGES: Record<string, string> = {
   global: 'Global concurrency limit reached; retry soon',
   session: 'Session concurrency limit reached; retry soon',
+  limiter: 'Concurrency limiter unavailable (Redis unreachable); retry soon',
 };
 
 /** Not admitted within the queue timeout, or the queue is full. */

@@ -5,21 +5,30 @@ import { ConcurrencyBackend } from './concurrency-backend';
 import { ConcurrencyHealthIndicator } from './concurrency.health';
 import { ConcurrencySnapshotService } from './concurrency-snapshot.service';
 import { LeakAuditHealthIndicator } from './leak-audit.health';
+import { LimiterHealthIndicator } from './limiter.health';
 import { LeakAuditTasks } from './leak-audit.tasks';
 import { LeaseLedger } from './lease-ledger.service';
 import { MemoryConcurrencyBackend } from './memory-concurrency.backend';
+import { RedisConcurrencyBackend } from './redis/redis-concurrency.backend';
+import { concurrencyConfig } from './concurrency.config';
+import type { ConfigType } from '@nestjs/config';
 
 @Module({
   imports: [HealthModule],
   providers: [
-    MemoryConcurrencyBackend,
-    { provide: ConcurrencyBackend, useExisting: MemoryConcurrencyBackend },
+    {
+      provide: ConcurrencyBackend,
+      inject: [concurrencyConfig.KEY],
+      useFactory: (config: ConfigType<typeof concurrencyConfig>): ConcurrencyBackend =>
+        config.backend === 'redis' ? new RedisConcurrencyBackend(config) : new MemoryConcurrencyBackend(),
+    },
     LeaseLedger,
     AdmissionService,
     ConcurrencySnapshotService,
     LeakAuditTasks,
     ConcurrencyHealthIndicator,
     LeakAuditHealthIndicator,
+    LimiterHealthIndicator,
   ],
   exports: [AdmissionService, LeaseLedger, ConcurrencySnapshotService, LeakAuditTasks],
 })

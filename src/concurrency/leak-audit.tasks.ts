@@ -14,6 +14,8 @@ export interface AuditReport {
   at: Date;
   reclaimed: Array<{ leaseId: string; requestId?: string; sessionId?: string; reason: ReclaimReason }>;
   drift: Array<{ key: string; counted: number; actual: number }>;
+  /** Permits of other daemons on a shared backend that expired unrefreshed. */
+  abandoned?: number;
 }
 
 /** A cron expression for "every N seconds" where cron can say it; otherwise undefined. */
@@ -77,6 +79,14 @@ export class LeakAuditTasks implements OnApplicationBootstrap, OnApplicationShut
         if (reason) this.reclaim(lease, reason, report);
       }
       await this.reclaimStrangers(report);
+      const abandoned = await this.ledger.sweepAbandoned();
+      if (abandoned > 0) {
+        report.abandoned = abandoned;
+        for (let i = 0; i < abandoned; i++) this.count('expired');
+        this.logger.warn(
+          `SEMAPHORE HEALTH: reclaimed ${abandoned} expired permits of daemons that stopped refreshing (crashed?)`,
+        );
+      }
       for (const repair of await this.ledger.repairDrift()) {
         report.drift.push(repair);
         this.count('drift');
@@ -85,7 +95,7 @@ export class LeakAuditTasks implements OnApplicationBootstrap, OnApplicationShut
         );
       }
       this.snapshot.lastAuditAt = report.at;
-      if (report.reclaimed.length === 0 && report.drift.length === 0) await this.logPassed();
+      if (report.reclaimed.length === 0 && report.drift.length === 0 && !report.abandoned) await this.logPassed();
       return report;
     } finally {
       this.running = false;

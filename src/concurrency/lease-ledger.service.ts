@@ -105,4 +105,8 @@ export class LeaseLedger {
   repairDrift() {
     return this.backend.repairDrift();
   }
+
+  sweepAbandoned(): Promise<number> {
+    return this.backend.sweepAbandoned();
+  }
 }

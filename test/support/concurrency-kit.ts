@@ -5,15 +5,19 @@ import { ConcurrencySnapshotService } from '../../src/concurrency/concurrency-sn
 import type { LeaseHolder } from '../../src/concurrency/lease';
 import { LeaseLedger } from '../../src/concurrency/lease-ledger.service';
 import { MemoryConcurrencyBackend } from '../../src/concurrency/memory-concurrency.backend';
+import type { ConcurrencyBackend } from '../../src/concurrency/concurrency-backend';
 import { parseEnv } from '../../src/config/validate-config';
 import { MetricsService } from '../../src/metrics/metrics.service';
 
 /** The in-process concurrency stack without Nest, for unit and property tests. */
-export function concurrencyKit(env: Record<string, string> = {}, backend = new MemoryConcurrencyBackend()) {
+export function concurrencyKit(
+  env: Record<string, string> = {},
+  backend: ConcurrencyBackend = new MemoryConcurrencyBackend(),
+) {
   const config: ConcurrencyConfig = toConcurrencyConfig(parseEnv(ConcurrencyEnv, env), env);
   const metrics = new MetricsService();
   const ledger = new LeaseLedger(config, backend);
-  const admission = new AdmissionService(config, ledger, metrics);
+  const admission = new AdmissionService(config, ledger, metrics, backend);
   const snapshot = new ConcurrencySnapshotService(config, ledger, admission, metrics);
   return { config, metrics, ledger, admission, snapshot, backend };
 }

@@ -1,0 +1,228 @@
+import { Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
+import Redis from 'ioredis';
+import type { ConcurrencyConfig } from '../concurrency.config';
+import { AdmitResult, ConcurrencyBackend, DriftRepair, LimiterUnavailableError } from '../concurrency-backend';
+import type { LimitSlot } from '../lease';
+import { MemoryConcurrencyBackend } from '../memory-concurrency.backend';
+import { ADMIT_SCRIPT, REFRESH_SCRIPT } from './redis-admission.lua';
+
+const PREFIX = '{exai}';
+const RELEASED_CHANNEL = `${PREFIX}:released`;
+
+interface Held {
+  keys: string[];
+  local: boolean;
+}
+
+/**
+ * Limits shared by every daemon on one Redis. Each limit is a sorted set of
+ * `daemon:lease` members scored by expiry; admission is one Lua script; held
+ * leases are refreshed every TTL/3, so a crashed daemon's permits expire
+ * within EXAI_LEASE_TTL_SECS. Release removes the member and publishes, so
+ * waiters on every daemon wake.
+ */
+export class RedisConcurrencyBackend extends ConcurrencyBackend implements OnModuleInit, OnModuleDestroy {
+  private readonly logger = new Logger(RedisConcurrencyBackend.name);
+  readonly daemonId = randomUUID().slice(0, 8);
+  private readonly redis: Redis;
+  private readonly subscriber: Redis;
+  private readonly held = new Map<string, Held>();
+  private readonly knownKeys = new Set<string>();
+  private readonly listeners: Array<() => void> = [];
+  private readonly fallback = new MemoryConcurrencyBackend();
+  private refreshTimer: NodeJS.Timeout | undefined;
+  private healthy = false;
+  private usingLocal = false;
+  private stopping = false;
+
+  constructor(private readonly config: ConcurrencyConfig) {
+    super();
+    // Fail fast while Redis is away instead of queueing commands: admission
+    // must answer now, in whichever failure mode is configured.
+    const options = {
+      lazyConnect: true,
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 1,
+      connectTimeout: 2000,
+      retryStrategy: (n: number) => Math.min(2000, 100 * n),
+    };
+    this.redis = new Redis(config.redisUrl, options);
+    this.subscriber = new Redis(config.redisUrl, { ...options, enableOfflineQueue: true });
+    this.redis.on('ready', () => this.setHealthy(true));
+    this.redis.on('error', () => undefined);
+    this.redis.on('close', () => this.setHealthy(false));
+    this.subscriber.on('error', () => undefined);
+    this.subscriber.on('message', () => this.freed());
+    // Daemon-wide limits are watched from the start, so counts and the audit
+    // see other daemons' permits even before this one takes any.
+    this.knownKeys.add(this.key('global'));
+    for (const provider of Object.keys(config.limits.providers)) this.knownKeys.add(this.key(`provider:${provider}`));
+  }
+
+  async onModuleInit(): Promise<void> {
+    await Promise.all([this.redis.connect().catch(() => undefined), this.subscriber.connect().catch(() => undefined)]);
+    await this.subscriber.subscribe(RELEASED_CHANNEL).catch(() => undefined);
+    const every = Math.max(100, Math.floor(this.config.leaseTtlMs / 3));
+    this.refreshTimer = setInterval(() => void this.refresh(), every);
+    this.refreshTimer.unref();
+    if (!this.healthy)
+      this.logger.error(
+        `Redis at ${redactUrl(this.config.redisUrl)} is unreachable at boot (failure mode ${this.config.redisFailureMode})`,
+      );
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    this.stopping = true;
+    clearInterval(this.refreshTimer);
+    // Give our permits back so other daemons need not wait for the TTL.
+    const pipeline = this.redis.pipeline();
+    for (const [id, h] of this.held) if (!h.local) for (const key of h.keys) pipeline.zrem(key, this.member(id));
+    await pipeline.exec().catch(() => undefined);
+    this.redis.disconnect();
+    this.subscriber.disconnect();
+  }
+
+  override get distributed(): boolean {
+    return true;
+  }
+
+  override get available(): boolean {
+    return this.healthy || this.config.redisFailureMode === 'local';
+  }
+
+  override onCapacityFreed(listener: () => void): void {
+    this.listeners.push(listener);
+  }
+
+  async tryAdmit(leaseId: string, slots: readonly LimitSlot[]): Promise<AdmitResult> {
+    if (!this.healthy) return this.degraded(leaseId, slots);
+    const keys = slots.map((s) => this.key(s.key));
+    const now = Date.now();
+    let full: number;
+    try {
+      full = Number(
+        await this.redis.eval(
+          ADMIT_SCRIPT,
+          keys.length,
+          ...keys,
+          now,
+          now + this.config.leaseTtlMs,
+          this.member(leaseId),
+          ...slots.map((s) => s.capacity),
+        ),
+      );
+    } catch (err) {
+      this.setHealthy(false, (err as Error).message);
+      return this.degraded(leaseId, slots);
+    }
+    if (full > 0) return { ok: false, full: slots[full - 1] };
+    keys.forEach((k) => this.knownKeys.add(k));
+    this.held.set(leaseId, { keys, local: false });
+    return { ok: true };
+  }
+
+  async remove(leaseId: string, keys: readonly string[]): Promise<void> {
+    const held = this.held.get(leaseId);
+    this.held.delete(leaseId);
+    if (held?.local) return this.fallback.remove(leaseId, keys);
+    const pipeline = this.redis.pipeline();
+    for (const key of keys) pipeline.zrem(this.key(key), this.member(leaseId));
+    pipeline.publish(RELEASED_CHANNEL, this.daemonId);
+    // Unreachable Redis: the member is no longer refreshed, so it expires by TTL.
+    await pipeline.exec().catch(() => undefined);
+  }
+
+  async counts(): Promise<Map<string, number>> {
+    const out = await this.fallback.counts();
+    if (!this.healthy) return out;
+    const now = Date.now();
+    const keys = [...this.knownKeys];
+    const results = await Promise.all(keys.map((k) => this.redis.zcount(k, now, '+inf').catch(() => 0)));
+    keys.forEach((k, i) => out.set(this.unkey(k), (out.get(this.unkey(k)) ?? 0) + results[i]));
+    return out;
+  }
+
+  /** This daemon's members only: other daemons' permits are theirs to audit. */
+  async members(): Promise<Map<string, Set<string>>> {
+    const out = await this.fallback.members();
+    if (!this.healthy) return out;
+    const mine = `${this.daemonId}:`;
+    for (const key of this.knownKeys) {
+      const members = await this.redis.zrangebyscore(key, Date.now(), '+inf').catch(() => [] as string[]);
+      const ids = members.filter((m) => m.startsWith(mine)).map((m) => m.slice(mine.length));
+      if (ids.length > 0) out.set(this.unkey(key), new Set([...(out.get(this.unkey(key)) ?? []), ...ids]));
+    }
+    return out;
+  }
+
+  /** Counts are ZCARDs of the member sets, so they cannot drift; the local fallback can. */
+  repairDrift(): Promise<DriftRepair[]> {
+    return this.fallback.repairDrift();
+  }
+
+  /** Members past their expiry belong to daemons that stopped refreshing (crashed); drop and count them. */
+  override async sweepAbandoned(): Promise<number> {
+    if (!this.healthy) return 0;
+    const now = Date.now();
+    let n = 0;
+    for (const key of this.knownKeys) n += await this.redis.zremrangebyscore(key, '-inf', now).catch(() => 0);
+    return n;
+  }
+
+  private degraded(leaseId: string, slots: readonly LimitSlot[]): Promise<AdmitResult> {
+    if (this.config.redisFailureMode === 'closed') throw new LimiterUnavailableError('Redis unreachable');
+    return this.fallback.tryAdmit(leaseId, slots).then((r) => {
+      if (r.ok) this.held.set(leaseId, { keys: slots.map((s) => s.key), local: true });
+      return r;
+    });
+  }
+
+  private async refresh(): Promise<void> {
+    if (!this.healthy || this.held.size === 0) return;
+    const expires = Date.now() + this.config.leaseTtlMs;
+    const pipeline = this.redis.pipeline();
+    for (const [id, h] of this.held)
+      if (!h.local) pipeline.eval(REFRESH_SCRIPT, h.keys.length, ...h.keys, expires, this.member(id));
+    await pipeline.exec().catch((err: unknown) => this.setHealthy(false, (err as Error).message));
+  }
+
+  private setHealthy(healthy: boolean, why?: string): void {
+    if (healthy === this.healthy || this.stopping) return;
+    this.healthy = healthy;
+    if (!healthy) {
+      const local = this.config.redisFailureMode === 'local';
+      this.usingLocal = local;
+      this.logger.error(
+        `REDIS LIMITER DOWN${why ? ` (${why})` : ''}: ${local ? 'falling back to this daemon’s own in-memory limits' : 'refusing new calls with OVER_CAPACITY until it returns'}`,
+      );
+    } else {
+      if (this.usingLocal)
+        this.logger.warn('REDIS LIMITER BACK: shared limits restored; local fallback leases finish locally');
+      else this.logger.log(`Redis limiter connected at ${redactUrl(this.config.redisUrl)}`);
+      this.usingLocal = false;
+      this.freed();
+    }
+  }
+
+  private freed(): void {
+    for (const l of this.listeners) l();
+  }
+
+  private key(limitKey: string): string {
+    return `${PREFIX}:limit:${limitKey}`;
+  }
+
+  private unkey(key: string): string {
+    return key.slice(`${PREFIX}:limit:`.length);
+  }
+
+  private member(leaseId: string): string {
+    return `${this.daemonId}:${leaseId}`;
+  }
+}
+
+/** Never log a Redis password. */
+function redactUrl(url: string): string {
+  return url.replace(/\/\/([^@/]*)@/, '//***@');
+}

@@ -1,0 +1,211 @@
+import { Logger } from '@nestjs/common';
+import { ConcurrencySnapshotService } from '../src/concurrency/concurrency-snapshot.service';
+import { LeakAuditTasks } from '../src/concurrency/leak-audit.tasks';
+import { parseEnv } from '../src/config/validate-config';
+import { ConcurrencyEnv, toConcurrencyConfig } from '../src/concurrency/concurrency.config';
+import { RedisConcurrencyBackend } from '../src/concurrency/redis/redis-concurrency.backend';
+import { ProviderSimulator } from '../src/providers/simulator/provider-simulator';
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { startTestDaemon } from './support/daemon';
+import { TestRedis } from './support/redis';
+import { Frame, TestClient } from './support/ws-client';
+
+async function waitFor(cond: () => boolean | Promise<boolean>, timeoutMs = 5000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (!(await cond())) {
+    if (Date.now() > until) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+function backend(redisUrl: string, env: Record<string, string> = {}): RedisConcurrencyBackend {
+  const config = toConcurrencyConfig(
+    parseEnv(ConcurrencyEnv, { EXAI_CONCURRENCY_BACKEND: 'redis', REDIS_URL: redisUrl, ...env }),
+  );
+  return new RedisConcurrencyBackend(config);
+}
+
+describe('shared limits on a real redis-server', () => {
+  let redis: TestRedis;
+  const sim = new ProviderSimulator({ speed: 0 });
+  beforeAll(async () => {
+    redis = await TestRedis.start();
+    await sim.start(0, '127.0.0.1');
+    jest.spyOn(Logger.prototype, 'error').mockImplementation(() => undefined);
+  });
+  afterAll(async () => {
+    await redis.stop();
+    await sim.stop();
+    jest.restoreAllMocks();
+  });
+
+  const daemonEnv = (extra: Record<string, string> = {}) => ({
+    EXAI_CONCURRENCY_BACKEND: 'redis',
+    REDIS_URL: redis.url,
+    EXAI_PROVIDERS_MODE: 'real',
+    GLM_API_KEY: 'sim-glm-key',
+    KIMI_API_KEY: 'sim-kimi-key',
+    GLM_API_URL: sim.glmBaseUrl,
+    KIMI_API_URL: sim.kimiBaseUrl,
+    EXAI_WS_DISABLE_COALESCE_FOR_TOOLS: 'chat',
+    EXAI_LEASE_TTL_SECS: '2',
+    ...extra,
+  });
+
+  it('admits atomically: 200 concurrent attempts from two daemons against capacity 3 admit exactly 3', async () => {
+    const a = backend(redis.url);
+    const b = backend(redis.url);
+    await Promise.all([a.onModuleInit(), b.onModuleInit()]);
+    try {
+      const slots = [{ key: 'global-atomic', name: 'global', capacity: 3 }];
+      const results = await Promise.all(
+        Array.from({ length: 200 }, (_, i) => (i % 2 ? a : b).tryAdmit(`lease-${i}`, slots)),
+      );
+      expect(results.filter((r) => r.ok)).toHaveLength(3);
+      const counts = await a.counts();
+      expect(counts.get('global-atomic')).toBe(3);
+    } finally {
+      await Promise.all([a.onModuleDestroy(), b.onModuleDestroy()]);
+    }
+  });
+
+  it('two daemons sharing global limit 3 never have more than 3 calls upstream under 100 concurrent calls', async () => {
+    const env = daemonEnv({
+      EXAI_WS_GLOBAL_MAX_INFLIGHT: '3',
+      EXAI_WS_SESSION_MAX_INFLIGHT: '100',
+      EXAI_WS_GLM_MAX_INFLIGHT: '100',
+      EXAI_WS_MAX_QUEUE: '1000',
+    });
+    const d1 = await startTestDaemon(env);
+    const d2 = await startTestDaemon(env);
+    let maxOpen = 0;
+    const sampler = setInterval(() => (maxOpen = Math.max(maxOpen, sim.openRequests)), 2);
+    try {
+      const clients = await Promise.all([TestClient.ready(d1.url), TestClient.ready(d2.url)]);
+      const ids = Array.from({ length: 100 }, (_, i) => `c${i}`);
+      ids.forEach((id, i) =>
+        clients[i % 2].send({
+          op: 'call_tool',
+          request_id: id,
+          name: 'chat',
+          arguments: { prompt: `[[sim:delay=40]] ${id}` },
+        }),
+      );
+      const results = await Promise.all(ids.map((id, i) => clients[i % 2].result(id, 30_000)));
+      expect(results.filter((r: Frame) => r.error)).toEqual([]);
+      expect(maxOpen).toBeLessThanOrEqual(3);
+      expect(maxOpen).toBeGreaterThanOrEqual(2);
+      for (const c of clients) c.close();
+      await waitFor(async () => (await d1.app.get(ConcurrencySnapshotService).snapshot()).inFlight.global === 0);
+    } finally {
+      clearInterval(sampler);
+      await d1.close();
+      await d2.close();
+    }
+  }, 60_000);
+
+  it('closed mode: with Redis gone new calls get OVER_CAPACITY (limiter unavailable) and readiness fails; calls resume when it returns, with no leak', async () => {
+    const d = await startTestDaemon(daemonEnv({ EXAI_REDIS_FAILURE_MODE: 'closed' }));
+    try {
+      const c = await TestClient.ready(d.url);
+      c.send({ op: 'call_tool', request_id: 'before', name: 'chat', arguments: { prompt: 'before' } });
+      expect((await c.result('before')).outputs).toBeDefined();
+      await redis.stop();
+      await waitFor(async () => (await fetch(`${d.httpUrl}/health/ready`)).status === 503);
+      c.send({ op: 'call_tool', request_id: 'during', name: 'chat', arguments: { prompt: 'during' } });
+      expect((await c.result('during')).error).toMatchObject({
+        code: 'OVER_CAPACITY',
+        limit: 'limiter',
+        message: 'Concurrency limiter unavailable (Redis unreachable); retry soon',
+      });
+      await redis.launch();
+      await waitFor(async () => (await fetch(`${d.httpUrl}/health/ready`)).status === 200, 10_000);
+      c.send({ op: 'call_tool', request_id: 'after', name: 'chat', arguments: { prompt: 'after' } });
+      expect((await c.result('after', 10_000)).outputs).toBeDefined();
+      c.close();
+      await waitFor(async () => (await d.app.get(ConcurrencySnapshotService).snapshot()).inFlight.global === 0);
+    } finally {
+      await d.close();
+    }
+  }, 60_000);
+
+  it('local mode: with Redis gone each daemon falls back to its own limits, loudly', async () => {
+    const error = jest.spyOn(Logger.prototype, 'error').mockImplementation(() => undefined);
+    const d = await startTestDaemon(daemonEnv({ EXAI_REDIS_FAILURE_MODE: 'local' }));
+    try {
+      // Redis goes away after the boot audit has run.
+      await waitFor(async () => (await d.app.get(ConcurrencySnapshotService).snapshot()).lastAuditAt !== null);
+      await redis.stop();
+      const c = await TestClient.ready(d.url);
+      c.send({ op: 'call_tool', request_id: 'local', name: 'chat', arguments: { prompt: 'local limits' } });
+      expect((await c.result('local', 10_000)).outputs).toBeDefined();
+      expect(error).toHaveBeenCalledWith(
+        expect.stringMatching(/^REDIS LIMITER DOWN.*falling back to this daemon’s own in-memory limits/),
+      );
+      expect((await fetch(`${d.httpUrl}/health/ready`)).status).toBe(200);
+      c.close();
+    } finally {
+      await redis.launch();
+      await d.close();
+    }
+  }, 60_000);
+
+  it('the leak audit reports and sweeps permits of a daemon that died', async () => {
+    const holder = spawn(process.execPath, [join(__dirname, 'fixtures', 'redis-holder.js'), redis.url, '1', 'global'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('holder did not take the permit')), 10_000);
+      holder.stdout.on('data', (d: Buffer) => d.toString().includes('HELD') && (clearTimeout(timer), resolve()));
+    });
+    const d = await startTestDaemon(daemonEnv({ EXAI_LEASE_TTL_SECS: '1' }));
+    const warn = jest.spyOn(Logger.prototype, 'warn');
+    try {
+      expect((await d.app.get(ConcurrencySnapshotService).snapshot()).inFlight.global).toBe(1);
+      holder.kill('SIGKILL');
+      await new Promise((r) => setTimeout(r, 1200));
+      const report = await d.app.get(LeakAuditTasks).run();
+      expect(report!.abandoned).toBe(1);
+      expect(warn).toHaveBeenCalledWith(
+        'SEMAPHORE HEALTH: reclaimed 1 expired permits of daemons that stopped refreshing (crashed?)',
+      );
+      expect((await d.app.get(ConcurrencySnapshotService).snapshot()).inFlight.global).toBe(0);
+    } finally {
+      holder.kill('SIGKILL');
+      warn.mockRestore();
+      await d.close();
+    }
+  });
+
+  it('kill -9 of a daemon holding a permit: its lease expires within the lease TTL and another daemon admits', async () => {
+    const key = 'global-crash';
+    const holder = spawn(process.execPath, [join(__dirname, 'fixtures', 'redis-holder.js'), redis.url, '1', key], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('holder did not take the permit')), 10_000);
+      holder.stdout.on('data', (d: Buffer) => {
+        if (d.toString().includes('HELD')) {
+          clearTimeout(timer);
+          resolve();
+        }
+      });
+    });
+    const b = backend(redis.url, { EXAI_LEASE_TTL_SECS: '1' });
+    await b.onModuleInit();
+    try {
+      const slots = [{ key, name: 'global', capacity: 1 }];
+      // While the holder lives it refreshes its lease, so the permit stays taken past one TTL.
+      await new Promise((r) => setTimeout(r, 1200));
+      expect((await b.tryAdmit('waiting', slots)).ok).toBe(false);
+      holder.kill('SIGKILL');
+      const killedAt = Date.now();
+      await waitFor(async () => (await b.tryAdmit('waiting', slots)).ok, 5000);
+      expect(Date.now() - killedAt).toBeLessThanOrEqual(1500);
+    } finally {
+      holder.kill('SIGKILL');
+      await b.onModuleDestroy();
+    }
+  });
+});
