@@ -178,6 +178,55 @@ describe('shared limits on a real redis-server', () => {
     }
   });
 
+  it('kill -9 of a daemon process mid-call: its lease expires within the TTL and the other daemon then admits', async () => {
+    const shared = {
+      ...daemonEnv({ EXAI_WS_GLOBAL_MAX_INFLIGHT: '1', EXAI_WS_QUEUE_TIMEOUT_SECS: '0' }),
+      EXAI_WS_HOST: '127.0.0.1',
+      EXAI_WS_TOKEN: '',
+      LOG_LEVEL: 'info',
+    };
+    const proc = spawn(process.execPath, [join(__dirname, '..', 'dist', 'main.js')], {
+      env: { ...process.env, ...shared, EXAI_WS_PORT: '0' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    proc.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    const other = await startTestDaemon(shared);
+    try {
+      await waitFor(() => /listening on ws:\/\//.test(out), 15_000);
+      const url = /listening on (ws:\/\/[^\s"]+)/.exec(out)![1];
+      const victim = await TestClient.ready(url);
+      victim.send({
+        op: 'call_tool',
+        request_id: 'doomed',
+        name: 'chat',
+        arguments: { prompt: '[[sim:stall]] never' },
+      });
+      await victim.next((f) => f.op === 'call_tool_ack');
+      const c = await TestClient.ready(other.url);
+      c.send({ op: 'call_tool', request_id: 'refused', name: 'chat', arguments: { prompt: 'while held' } });
+      expect((await c.result('refused')).error).toMatchObject({ code: 'OVER_CAPACITY', limit: 'global' });
+      proc.kill('SIGKILL');
+      const killedAt = Date.now();
+      await waitFor(async () => {
+        c.send({
+          op: 'call_tool',
+          request_id: `retry-${Date.now()}`,
+          name: 'chat',
+          arguments: { prompt: `after ${Date.now()}` },
+        });
+        const res = await c.next((f) => f.op === 'call_tool_res', 5000);
+        return res.outputs !== undefined;
+      }, 6000);
+      // Lease TTL is 2 s here (plus up to one audit-free sweep on the next admission).
+      expect(Date.now() - killedAt).toBeLessThanOrEqual(3000);
+      c.close();
+    } finally {
+      proc.kill('SIGKILL');
+      await other.close();
+    }
+  }, 60_000);
+
   it('kill -9 of a daemon holding a permit: its lease expires within the lease TTL and another daemon admits', async () => {
     const key = 'global-crash';
     const holder = spawn(process.execPath, [join(__dirname, 'fixtures', 'redis-holder.js'), redis.url, '1', key], {
