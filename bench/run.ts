@@ -9,9 +9,10 @@ import { startDaemon } from '../src/app.setup';
 import { ExaiTool } from '../src/tools/exai-tool.decorator';
 import type { ExaiToolHandler, ToolResult } from '../src/tools/tool.types';
 import { concurrencyKit } from '../test/support/concurrency-kit';
-import { TestRedis } from '../test/support/redis';
+import { freePort, TestRedis } from '../test/support/redis';
 import { ConcurrencyEnv, toConcurrencyConfig } from '../src/concurrency/concurrency.config';
 import { RedisConcurrencyBackend } from '../src/concurrency/redis/redis-concurrency.backend';
+import type { LeaseHolder } from '../src/concurrency/lease';
 import { parseEnv } from '../src/config/validate-config';
 import { MetricsService } from '../src/metrics/metrics.service';
 import type { LlmProvider } from '../src/providers/llm-provider';
@@ -40,10 +41,9 @@ class NoopTool implements ExaiToolHandler {
 @Module({ providers: [NoopTool] })
 class BenchToolsModule {}
 
-async function admissionOverhead(): Promise<void> {
-  const { admission } = concurrencyKit({ EXAI_WS_QUEUE_TIMEOUT_SECS: '30' });
-  const signal = new AbortController().signal;
-  const holder = {
+/** One session's GLM call that is always live: the uncontended admission case. */
+function benchHolder(): LeaseHolder {
+  return {
     requestId: 'bench',
     sessionId: 'bench',
     connectionId: 'bench',
@@ -52,6 +52,12 @@ async function admissionOverhead(): Promise<void> {
     isLive: () => true,
     abort: () => undefined,
   };
+}
+
+async function admissionOverhead(): Promise<void> {
+  const { admission } = concurrencyKit({ EXAI_WS_QUEUE_TIMEOUT_SECS: '30' });
+  const signal = new AbortController().signal;
+  const holder = benchHolder();
   for (let i = 0; i < 5_000; i++) (await admission.acquire(holder, { signal })).release();
   await new Promise((r) => setImmediate(r));
   const samples: number[] = [];
@@ -159,14 +165,6 @@ async function throughput(daemonUrl: string, sessions: number, seconds: number):
     `throughput, ${sessions} concurrent sessions, no-op tool, prod profile: ${fmt(done / secs, 0)} calls/s (${done} calls in ${fmt(secs, 1)} s, ${overCapacity} OVER_CAPACITY)`,
   );
   for (const ws of clients) ws.close();
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((r) => server.close(r));
-  return port;
 }
 
 function spawnAndWait(
@@ -309,15 +307,7 @@ async function redisAdmission(): Promise<void> {
   await backend.onModuleInit();
   const { admission } = concurrencyKit({ EXAI_WS_QUEUE_TIMEOUT_SECS: '30' }, backend);
   const signal = new AbortController().signal;
-  const holder = {
-    requestId: 'bench',
-    sessionId: 'bench',
-    connectionId: 'bench',
-    provider: 'GLM',
-    timeoutMs: 60_000,
-    isLive: () => true,
-    abort: () => undefined,
-  };
+  const holder = benchHolder();
   try {
     for (let i = 0; i < 500; i++) (await admission.acquire(holder, { signal })).release();
     const samples: number[] = [];

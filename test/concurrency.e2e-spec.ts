@@ -6,6 +6,7 @@ import { LeakAuditTasks } from '../src/concurrency/leak-audit.tasks';
 import { LeaseLedger } from '../src/concurrency/lease-ledger.service';
 import { startTestDaemon, TestDaemon } from './support/daemon';
 import { Frame, TestClient, toolOutput } from './support/ws-client';
+import { waitFor } from './support/wait';
 
 /** The test hook: skips the next release so a lease leaks on purpose. */
 @Injectable()
@@ -18,14 +19,6 @@ class LeakyLeaseLedger extends LeaseLedger {
       return;
     }
     super.release(lease);
-  }
-}
-
-async function waitFor(cond: () => boolean | Promise<boolean>, timeoutMs = 3000): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > until) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 5));
   }
 }
 

@@ -1,5 +1,6 @@
 import { startTestDaemon, TestDaemon } from './support/daemon';
 import { Frame, TestClient, toolOutput } from './support/ws-client';
+import { waitFor } from './support/wait';
 
 describe('call_tool lifecycle', () => {
   let daemon: TestDaemon;
@@ -293,11 +294,3 @@ describe('compat and coalescing switches', () => {
     }
   });
 });
-
-async function waitFor(cond: () => boolean, timeoutMs = 2000): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > until) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}

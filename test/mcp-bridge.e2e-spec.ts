@@ -3,18 +3,11 @@ import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js'
 import { join } from 'node:path';
 import { ConcurrencySnapshotService } from '../src/concurrency/concurrency-snapshot.service';
 import { startTestDaemon, TestDaemon } from './support/daemon';
+import { waitFor } from './support/wait';
 
 const BRIDGE = join(__dirname, '..', 'dist', 'mcp', 'main.js');
 
 type TextContent = { type: string; text: string };
-
-async function waitFor(cond: () => boolean | Promise<boolean>, timeoutMs = 5000): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > until) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 function textOf(result: unknown): string {
   return ((result as { content: TextContent[] }).content[0] ?? { text: '' }).text;

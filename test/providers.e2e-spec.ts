@@ -3,6 +3,7 @@ import { ConcurrencySnapshotService } from '../src/concurrency/concurrency-snaps
 import { ProviderSimulator } from '../src/providers/simulator/provider-simulator';
 import { startTestDaemon, TestDaemon } from './support/daemon';
 import { Frame, TestClient, toolOutput } from './support/ws-client';
+import { waitFor } from './support/wait';
 
 interface ErrorBody {
   code: string;
@@ -12,14 +13,6 @@ interface ErrorBody {
   provider_code?: string | null;
   retry_after?: number;
   details?: Record<string, unknown>;
-}
-
-async function waitFor(cond: () => boolean | Promise<boolean>, timeoutMs = 3000): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > until) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 10));
-  }
 }
 
 function chatRequests(sim: ProviderSimulator, provider: 'glm' | 'kimi') {

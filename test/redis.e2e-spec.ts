@@ -10,14 +10,7 @@ import { join } from 'node:path';
 import { startTestDaemon } from './support/daemon';
 import { TestRedis } from './support/redis';
 import { Frame, TestClient } from './support/ws-client';
-
-async function waitFor(cond: () => boolean | Promise<boolean>, timeoutMs = 5000): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > until) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+import { waitFor } from './support/wait';
 
 function backend(redisUrl: string, env: Record<string, string> = {}): RedisConcurrencyBackend {
   const config = toConcurrencyConfig(
