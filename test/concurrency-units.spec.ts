@@ -4,15 +4,9 @@ import { Lease } from '../src/concurrency/lease';
 import { everySecondsCron, LeakAuditTasks } from '../src/concurrency/leak-audit.tasks';
 import { MemoryConcurrencyBackend } from '../src/concurrency/memory-concurrency.backend';
 import { SchedulerRegistry } from '@nestjs/schedule';
-import { concurrencyKit, holder, settle } from './support/concurrency-kit';
+import { concurrencyKit, holder, settle, SMALL_LIMITS } from './support/concurrency-kit';
 
-const LIMITS = {
-  EXAI_WS_GLOBAL_MAX_INFLIGHT: '3',
-  EXAI_WS_SESSION_MAX_INFLIGHT: '2',
-  EXAI_WS_GLM_MAX_INFLIGHT: '1',
-  EXAI_WS_KIMI_MAX_INFLIGHT: '2',
-  EXAI_WS_QUEUE_TIMEOUT_SECS: '3600',
-};
+const LIMITS = SMALL_LIMITS;
 
 const controllers: AbortController[] = [];
 function signal() {

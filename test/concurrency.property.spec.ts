@@ -1,14 +1,8 @@
 import fc from 'fast-check';
 import type { Lease } from '../src/concurrency/lease';
-import { concurrencyKit, holder, settle } from './support/concurrency-kit';
+import { concurrencyKit, holder, settle, SMALL_LIMITS } from './support/concurrency-kit';
 
-const LIMITS = {
-  EXAI_WS_GLOBAL_MAX_INFLIGHT: '3',
-  EXAI_WS_SESSION_MAX_INFLIGHT: '2',
-  EXAI_WS_GLM_MAX_INFLIGHT: '1',
-  EXAI_WS_KIMI_MAX_INFLIGHT: '2',
-  EXAI_WS_QUEUE_TIMEOUT_SECS: '3600',
-};
+const LIMITS = SMALL_LIMITS;
 const SESSIONS = ['s0', 's1', 's2', 's3'];
 const PROVIDERS = [undefined, 'GLM', 'KIMI'] as const;
 

@@ -239,17 +239,7 @@ describe('call_tool lifecycle', () => {
     const res = await c.next();
     expect(res).toMatchObject({ op: 'health_res', ok: true });
     const health = res.health as Record<string, unknown>;
-    for (const key of [
-      't',
-      'uptime_human',
-      'sessions',
-      'global_capacity',
-      'global_inflight',
-      'tool_count',
-      'gateway',
-    ]) {
-      expect(health).toHaveProperty(key);
-    }
+    // Every key of the reply is checked in health.e2e-spec.ts; here, the values this daemon's config sets.
     expect(health.tool_count).toBe(10);
     expect(health.global_capacity).toBe(64);
     expect(health.concurrency).toMatchObject({ capacity: { global: 64, session: 64, GLM: 2, KIMI: 3 } });

@@ -9,6 +9,15 @@ import type { ConcurrencyBackend } from '../../src/concurrency/concurrency-backe
 import { parseEnv } from '../../src/config/validate-config';
 import { MetricsService } from '../../src/metrics/metrics.service';
 
+/** Small limits (global 3, session 2, GLM 1, KIMI 2) and a queue timeout no test reaches. */
+export const SMALL_LIMITS: Record<string, string> = {
+  EXAI_WS_GLOBAL_MAX_INFLIGHT: '3',
+  EXAI_WS_SESSION_MAX_INFLIGHT: '2',
+  EXAI_WS_GLM_MAX_INFLIGHT: '1',
+  EXAI_WS_KIMI_MAX_INFLIGHT: '2',
+  EXAI_WS_QUEUE_TIMEOUT_SECS: '3600',
+};
+
 /** The in-process concurrency stack without Nest, for unit and property tests. */
 export function concurrencyKit(
   env: Record<string, string> = {},
