@@ -1,4 +1,5 @@
 import { Logger } from '@nestjs/common';
+import Redis from 'ioredis';
 import { ConcurrencySnapshotService } from '../src/concurrency/concurrency-snapshot.service';
 import { LeakAuditTasks } from '../src/concurrency/leak-audit.tasks';
 import { parseEnv } from '../src/config/validate-config';
@@ -26,6 +27,13 @@ describe('shared limits on a real redis-server', () => {
     redis = await TestRedis.start();
     await sim.start(0, '127.0.0.1');
     jest.spyOn(Logger.prototype, 'error').mockImplementation(() => undefined);
+  });
+  // Each test starts from an empty Redis: a permit left by an earlier test (a
+  // release that raced a Redis stop) would otherwise expire into a later one.
+  beforeEach(async () => {
+    const admin = new Redis(redis.url);
+    await admin.flushall();
+    admin.disconnect();
   });
   afterAll(async () => {
     await redis.stop();

@@ -98,6 +98,9 @@ export class RedisConcurrencyBackend extends ConcurrencyBackend implements OnMod
   async tryAdmit(leaseId: string, slots: readonly LimitSlot[]): Promise<AdmitResult> {
     if (!this.healthy) return this.degraded(leaseId, slots);
     const keys = slots.map((s) => this.key(s.key));
+    // Watched from the first attempt, admitted or not, so counts show a limit
+    // that other daemons hold full.
+    keys.forEach((k) => this.knownKeys.add(k));
     const now = Date.now();
     let full: number;
     try {
@@ -117,7 +120,6 @@ export class RedisConcurrencyBackend extends ConcurrencyBackend implements OnMod
       return this.degraded(leaseId, slots);
     }
     if (full > 0) return { ok: false, full: slots[full - 1] };
-    keys.forEach((k) => this.knownKeys.add(k));
     this.held.set(leaseId, { keys, local: false });
     return { ok: true };
   }
