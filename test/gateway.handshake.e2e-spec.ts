@@ -1,7 +1,7 @@
 import { startTestDaemon, TestDaemon } from './support/daemon';
 import { TestClient } from './support/ws-client';
 
-describe('handshake (protocol.md table)', () => {
+describe('handshake (docs/protocol.md table)', () => {
   describe('with a token', () => {
     let daemon: TestDaemon;
     beforeAll(async () => {

@@ -1,4 +1,4 @@
-/** Error codes of a failed `call_tool_res` (protocol.md, "Error codes"). */
+/** Error codes of a failed `call_tool_res` (docs/protocol.md, "Error codes"). */
 export enum CallErrorCode {
   TOOL_NOT_FOUND = 'TOOL_NOT_FOUND',
   INVALID_ARGUMENTS = 'INVALID_ARGUMENTS',

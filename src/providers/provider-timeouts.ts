@@ -13,7 +13,7 @@ export function selectTimeoutSecs(timeouts: ProviderTimeouts, kind: TimeoutKind)
   return timeouts.base;
 }
 
-/** "thinking" when the model name says so or thinking mode was asked for (design.md). */
+/** "thinking" when the model name says so or thinking mode was asked for (docs/providers.md §5). */
 export function isThinkingCall(model: string, thinkingRequested: boolean): boolean {
   return thinkingRequested || model.toLowerCase().includes('thinking');
 }

@@ -3,7 +3,7 @@ import { UpstreamFailure } from './providers.errors';
 /**
  * Yields the payload of every `data:` event of a server-sent-events body.
  * Tolerates CRLF, `data:` without a space, comment lines and multi-line data
- * (providers.md §4). Fails the attempt with a retryable `idle` failure when
+ * (docs/providers.md §4). Fails the attempt with a retryable `idle` failure when
  * no byte arrives for `idleMs`, so a stalled stream ends early.
  */
 export async function* readSse(

@@ -26,7 +26,7 @@ export interface RouteDecision extends RouteChoice {
   fallbackFrom?: string;
 }
 
-/** Rough token estimate used for routing only (providers.md: ≈ chars/4). */
+/** Rough token estimate used for routing only (docs/providers.md §6: ≈ chars/4). */
 export function estimateTokens(chars: number): number {
   return Math.ceil(chars / 4);
 }

@@ -7,7 +7,7 @@ import { ProviderEndpointsService } from '../provider-endpoints.service';
 import { providersConfig } from '../providers.config';
 import { UpstreamFailure } from '../providers.errors';
 
-// providers.md §1.6: concurrency/frequency/overload and server errors are worth a retry.
+// docs/providers.md §2.6: concurrency/frequency/overload and server errors are worth a retry.
 const RETRYABLE_CODES = new Set(['1302', '1303', '1305', '500', '1234']);
 
 /** Zhipu GLM (Z.ai / BigModel) over its OpenAI-compatible API. */
@@ -23,7 +23,7 @@ export class GlmLlmProvider extends OpenAiCompatibleLlmProvider {
     super(config, config.glm, endpoints, metrics, GlmLlmProvider.name);
   }
 
-  /** Thinking exists on the GLM-4.5 series and later only (providers.md §1.2). */
+  /** Thinking exists on the GLM-4.5 series and later only (docs/providers.md §2.2). */
   override supportsThinking(model: string): boolean {
     return /^glm-(4\.[5-9]|[5-9])/i.test(model);
   }

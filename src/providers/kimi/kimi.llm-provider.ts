@@ -9,7 +9,7 @@ import { UpstreamFailure } from '../providers.errors';
 
 const RETRYABLE_TYPES = new Set(['engine_overloaded_error', 'rate_limit_reached_error']);
 const WEB_SEARCH = '$web_search';
-/** Client policy cap on `$web_search` rounds (providers.md §2.4 step 5). */
+/** Client policy cap on `$web_search` rounds (docs/providers.md §3.4 step 5). */
 const MAX_SEARCH_ROUNDS = 5;
 
 /** Moonshot Kimi over its OpenAI-compatible API, with the `$web_search` round trip done right. */
@@ -25,7 +25,7 @@ export class KimiLlmProvider extends OpenAiCompatibleLlmProvider {
     super(config, config.kimi, endpoints, metrics, KimiLlmProvider.name);
   }
 
-  /** The `$web_search` loop is only reliable without streaming (providers.md §2.4). */
+  /** The `$web_search` loop is only reliable without streaming (docs/providers.md §3.4). */
   protected override streams(request: LlmRequest): boolean {
     return !request.webSearch;
   }
@@ -33,7 +33,7 @@ export class KimiLlmProvider extends OpenAiCompatibleLlmProvider {
   protected buildBody(request: LlmRequest, stream: boolean): Record<string, unknown> {
     const body: Record<string, unknown> = { model: request.model, messages: request.messages, stream };
     if (stream) body.stream_options = { include_usage: true };
-    // Thinking models want temperature 1.0 (providers.md §2.5).
+    // Thinking models want temperature 1.0 (docs/providers.md §3.2).
     const temperature = this.supportsThinking(request.model) ? 1.0 : request.temperature;
     if (temperature !== undefined) body.temperature = Math.min(1, Math.max(0, temperature));
     if (request.maxTokens !== undefined) body.max_tokens = request.maxTokens;

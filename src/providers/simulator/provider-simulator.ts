@@ -47,7 +47,7 @@ export const SIM_DEFAULT_KEYS: Readonly<Record<SimProvider, readonly string[]>> 
   kimi: ['sim-kimi-key'],
 };
 
-/** providers.md §3 suggestions, before the speed factor. */
+/** docs/providers.md §6 "Latency", before the speed factor. */
 export const SIM_DEFAULT_LATENCY: Readonly<SimLatency> = {
   ttftMs: 400,
   interTokenMs: 30,
@@ -82,7 +82,7 @@ type ChatPlan =
 
 /**
  * A loopback HTTP server that speaks the GLM (Z.ai) and Kimi (Moonshot) chat
- * APIs as providers.md §5 specifies, for tests and for running the daemon
+ * APIs as docs/providers.md §6 specifies, for tests and for running the daemon
  * without keys. Behaviour is scripted in-process (`script()`) or by
  * `[[sim:…]]` directives in the last user message.
  */
@@ -183,7 +183,7 @@ export class ProviderSimulator {
     return this.aborted;
   }
 
-  /** Kimi responses with `finish_reason:"tool_calls"` and a `$web_search` call: what Kimi bills (§2.4). */
+  /** Kimi responses with `finish_reason:"tool_calls"` and a `$web_search` call: what Kimi bills (docs/providers.md §3.4). */
   get billedSearches(): number {
     return this.billed;
   }
@@ -506,7 +506,7 @@ export class ProviderSimulator {
       content = '';
       finishReason = 'model_context_window_exceeded';
     } else if (d.filter !== undefined) {
-      // Only GLM output moderation reaches here: it stops generation mid-answer with HTTP 200 (§1.4).
+      // Only GLM output moderation reaches here: it stops generation mid-answer with HTTP 200 (docs/providers.md §2.5).
       content = splitWords(content).slice(0, 2).join('');
       finishReason = 'sensitive';
     }

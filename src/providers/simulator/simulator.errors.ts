@@ -36,7 +36,7 @@ export class SimulatorConfigError extends Error {
 
 export type RateLimitKind = 'concurrency' | 'rpm';
 
-/** Every provider-faithful failure the simulator can answer with, per provider (providers.md §1.6 / §2.8). */
+/** Every provider-faithful failure the simulator can answer with, per provider (docs/providers.md §2.6 / §3.6). */
 export interface SimErrorDialect {
   notFound(path: string): SimHttpError;
   methodNotAllowed(method: string): SimHttpError;
@@ -61,7 +61,7 @@ const glm = (status: number, code: string, message: string): SimHttpError =>
 const kimi = (status: number, type: string, message: string): SimHttpError =>
   new SimHttpError(status, { error: { message, type } });
 
-// English texts from docs.z.ai (api.z.ai); the Chinese ones are the only captured wording (providers.md §1.3).
+// English texts from docs.z.ai (api.z.ai); the Chinese ones are the only captured wording (docs/providers.md §2.6).
 const GLM_ERRORS: SimErrorDialect = {
   notFound: () => glm(404, '404', 'Not Found'),
   methodNotAllowed: (method) => glm(405, '405', `Request method '${method}' is not supported`),
@@ -119,7 +119,7 @@ const GLM_ERRORS: SimErrorDialect = {
       case 'overloaded':
         return glm(429, '1305', 'The service may be temporarily overloaded, please try again later');
       case 'quota':
-        // Observed with HTTP 429, not 402 (providers.md §1.6).
+        // Observed with HTTP 429, not 402 (docs/providers.md §2.6).
         return glm(429, '1113', 'Insufficient balance or no resource package. Please recharge.');
       default:
         return glm(kind, String(kind), `Simulated error ${kind}`);

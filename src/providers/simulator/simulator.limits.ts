@@ -9,7 +9,7 @@ export type LimitDecision =
 
 const WINDOW_MS = 60_000;
 
-/** Per-key concurrency cap and sliding 60 s RPM window, like Kimi's tiers (providers.md §2.9). */
+/** Per-key concurrency cap and sliding 60 s RPM window, like Kimi's tiers (docs/providers.md §3.7). */
 export class SimRateLimiter {
   private readonly inFlight = new Map<string, number>();
   private readonly recent = new Map<string, number[]>();

@@ -4,7 +4,7 @@ const K128 = 131_072;
 const K200 = 204_800;
 const K256 = 262_144;
 
-// providers.md §1.2 / §2.2 (late-2025 line-ups); the real clients must not hard-code these.
+// docs/providers.md §2.2 / §3.2 (late-2025 line-ups); the real clients must not hard-code these.
 const GLM_MODELS: readonly SimModel[] = [
   { id: 'glm-4.5', contextWindow: K128, thinking: true, defaultTemperature: 0.6, maxOutput: 98_304 },
   { id: 'glm-4.5-air', contextWindow: K128, thinking: true, defaultTemperature: 0.6, maxOutput: 98_304 },

@@ -1,7 +1,7 @@
 import { splitWords } from './simulator.text';
 import type { SimProvider, WireToolCall } from './simulator.types';
 
-/** GLM's top-level `web_search[]` item (providers.md §1.3). */
+/** GLM's top-level `web_search[]` item (docs/providers.md §2.4). */
 export interface GlmSearchItem {
   title: string;
   content: string;
@@ -146,7 +146,7 @@ class GlmResponses implements ResponseDialect {
       const final = chunk({ finish_reason: c.finishReason, delta: { role: 'assistant', content: '' } }, { usage });
       steps.push({ phase: 'final', frame: final });
     }
-    // Where GLM puts web_search[] in a stream is unverified (providers.md §7.2); the first chunk is our choice.
+    // Where GLM puts web_search[] in a stream is unverified (docs/providers.md §7); the first chunk is our choice.
     if (c.webSearch && steps.length > 0) (steps[0].frame as Record<string, unknown>).web_search = c.webSearch;
     return steps;
   }

@@ -3,7 +3,7 @@ export function splitWords(text: string): string[] {
   return text.split(/(?<=\s)(?=\S)/).filter((w) => w.length > 0);
 }
 
-/** The crude tokenizer of providers.md §5: about four characters per token. */
+/** The crude tokenizer of docs/providers.md §6: about four characters per token. */
 export function estimateTokens(chars: number): number {
   return Math.ceil(chars / 4);
 }
@@ -35,7 +35,7 @@ export class SimIdGenerator {
     return out.slice(0, length);
   }
 
-  /** GLM ids: `YYYYMMDDhhmmss` + 16 hex (providers.md §1.4). */
+  /** GLM ids: `YYYYMMDDhhmmss` + 16 hex (docs/providers.md §2.5). */
   glmId(epochMs: number): string {
     const d = new Date(epochMs);
     const p = (n: number, w = 2): string => String(n).padStart(w, '0');

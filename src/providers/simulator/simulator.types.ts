@@ -15,7 +15,7 @@ export interface SimulatorOptions {
   keys?: Partial<Record<SimProvider, string[]>>;
   /** Multiplies every latency; 0 = instant. Directive delays (`[[sim:delay=MS]]`) are not scaled. Default 1. */
   speed?: number;
-  /** Defaults: ttft 400, interToken 30, thinking 2000, webSearch 1500 (providers.md §3), scaled by `speed`. */
+  /** Defaults: ttft 400, interToken 30, thinking 2000, webSearch 1500 (docs/providers.md §6), scaled by `speed`. */
   latency?: Partial<SimLatency>;
   /** Where Kimi streaming usage goes: inside `choices[0]` (documented default), top-level, or both. */
   kimiStreamUsage?: 'choice' | 'top' | 'both';

@@ -291,7 +291,7 @@ function parseTools(provider: SimProvider, errors: SimErrorDialect, tools: unkno
   return parsed;
 }
 
-/** Kimi's server-side search only works if the client echoes the call exactly (providers.md §2.4). */
+/** Kimi's server-side search only works if the client echoes the call exactly (docs/providers.md §3.4). */
 function checkWebSearchEcho(
   errors: SimErrorDialect,
   messages: ChatMessage[],
