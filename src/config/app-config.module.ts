@@ -1,13 +1,14 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { ConfigModule } from '@nestjs/config';
 import { ConcurrencyEnv, concurrencyConfig, extraProviderLimits } from '../concurrency/concurrency.config';
+import { FilesEnv, filesConfig } from '../files/files.config';
 import { GatewayEnv, gatewayConfig } from '../gateway/gateway.config';
 import { LoggingEnv, loggingConfig } from '../logging/logging.config';
 import { ProvidersEnv, providersConfig, providersModeProblems } from '../providers/providers.config';
 import { RoutingEnv, routingConfig } from '../routing/routing.config';
 import { validateAll } from './validate-config';
 
-export const ENV_CLASSES = [GatewayEnv, ConcurrencyEnv, ProvidersEnv, RoutingEnv, LoggingEnv];
+export const ENV_CLASSES = [GatewayEnv, ConcurrencyEnv, ProvidersEnv, RoutingEnv, LoggingEnv, FilesEnv];
 
 @Module({})
 export class AppConfigModule {
@@ -15,7 +16,7 @@ export class AppConfigModule {
     return ConfigModule.forRoot({
       isGlobal: true,
       envFilePath: ['.env'],
-      load: [gatewayConfig, concurrencyConfig, providersConfig, routingConfig, loggingConfig],
+      load: [gatewayConfig, concurrencyConfig, providersConfig, routingConfig, loggingConfig, filesConfig],
       validate: (env) =>
         validateAll(ENV_CLASSES, env as Record<string, string | undefined>, [
           (e) => extraProviderLimits(e).problems,

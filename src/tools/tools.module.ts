@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { DiscoveryModule } from '@nestjs/core';
+import { FilesModule } from '../files/files.module';
 import { HealthModule } from '../health/health.module';
 import { ProvidersModule } from '../providers/providers.module';
 import { RoutingModule } from '../routing/routing.module';
@@ -15,7 +16,7 @@ import { VersionTool } from './builtin/version.tool';
 import { ToolRegistryService } from './tool-registry.service';
 
 @Module({
-  imports: [DiscoveryModule, HealthModule, ProvidersModule, RoutingModule],
+  imports: [DiscoveryModule, FilesModule, HealthModule, ProvidersModule, RoutingModule],
   providers: [
     ToolRegistryService,
     LlmCallService,
