@@ -136,6 +136,8 @@ export function toConcurrencyConfig(
   };
 }
 
+// process.env twice: the typed variables, and the EXAI_WS_<ID>_MAX_INFLIGHT
+// limits of extension providers, which no class property can name.
 export const concurrencyConfig = registerAs('concurrency', (): ConcurrencyConfig =>
-  toConcurrencyConfig(parseEnv(ConcurrencyEnv, process.env)),
+  toConcurrencyConfig(parseEnv(ConcurrencyEnv, process.env), process.env),
 );
