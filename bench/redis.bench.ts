@@ -1,0 +1,34 @@
+import { Logger } from '@nestjs/common';
+import { ConcurrencyEnv, toConcurrencyConfig } from '../src/concurrency/concurrency.config';
+import { RedisConcurrencyBackend } from '../src/concurrency/redis/redis-concurrency.backend';
+import { parseEnv } from '../src/config/validate-config';
+import { TestRedis } from '../test/support/redis';
+import { acquireReleaseSamples } from './admission.bench';
+import { fmt, summarize } from './stats';
+
+/** Uncontended admission on Redis (one Lua script + release), next to memory. Needs redis-server. */
+export async function redisBench(): Promise<void> {
+  let redis: TestRedis;
+  try {
+    redis = await TestRedis.start();
+  } catch (err) {
+    console.log(`admission on Redis: skipped (${(err as Error).message})`);
+    return;
+  }
+  Logger.overrideLogger(['error', 'fatal']);
+  const backend = new RedisConcurrencyBackend(
+    toConcurrencyConfig(parseEnv(ConcurrencyEnv, { EXAI_CONCURRENCY_BACKEND: 'redis', REDIS_URL: redis.url })),
+  );
+  await backend.onModuleInit();
+  try {
+    // Yield after every sample, so the release's ZREM reaches Redis before the next acquire.
+    const samples = await acquireReleaseSamples({ warmup: 500, measured: 5_000, yieldEvery: 1 }, backend);
+    const s = summarize(samples);
+    console.log(
+      `admission on Redis (uncontended acquire + release, ${s.n} runs, loopback redis-server): p50 ${fmt(s.p50)} µs, p99 ${fmt(s.p99)} µs`,
+    );
+  } finally {
+    await backend.onModuleDestroy();
+    await redis.stop();
+  }
+}
