@@ -65,6 +65,16 @@ describe('TokenBucket', () => {
     expect(bucket.take()).toBe(0);
     expect(bucket.take()).toBeGreaterThan(0);
   });
+
+  it('sizes the burst apart from the sustained rate', () => {
+    let now = 0;
+    const bucket = new TokenBucket(5, () => now, 20);
+    for (let i = 0; i < 20; i++) expect(bucket.take()).toBe(0);
+    expect(bucket.take()).toBeCloseTo(0.2, 5);
+    now += 10_000;
+    for (let i = 0; i < 20; i++) expect(bucket.take()).toBe(0);
+    expect(bucket.take()).toBeGreaterThan(0);
+  });
 });
 
 describe('stableJson', () => {

@@ -36,10 +36,18 @@ describe('configuration', () => {
         pingTimeoutMs: 30_000,
         maxConnections: 1000,
         maxConnectionsPerIp: 64,
-        helloTimeoutMs: 15_000,
+        helloTimeoutMs: 5_000,
+        maxPendingHellos: 128,
+        maxHelloBytes: 16_384,
+        helloFailuresBeforeBackoff: 10,
+        helloBackoffMaxMs: 60_000,
+        allowedOrigins: [],
+        maxBufferedBytes: 8 * 1024 * 1024,
         rateLimitPerSec: 50,
+        rateLimitBurst: 200,
         resultTtlMs: 600_000,
         resultCacheMaxEntries: 1000,
+        resultCacheMaxBytes: 64 * 1024 * 1024,
         disableCoalesceFor: [],
         progressIntervalMs: 8_000,
         compatText: true,
@@ -135,6 +143,13 @@ describe('configuration', () => {
       ['EXAI_WS_PORT', '80.5'],
       ['EXAI_WS_MAX_BYTES', '1023'],
       ['EXAI_WS_HOST', 'two words'],
+      ['EXAI_WS_MAX_BUFFERED_BYTES', '1000'],
+      ['EXAI_WS_MAX_HELLO_BYTES', '100'],
+      ['EXAI_WS_MAX_PENDING_HELLOS', '0'],
+      ['EXAI_WS_RATE_LIMIT_BURST', '0'],
+      ['EXAI_WS_ALLOWED_ORIGINS', 'example.com'],
+      ['EXAI_WS_ALLOWED_ORIGINS', 'https://ok.example,https://bad.example/path'],
+      ['EXAI_RESULT_CACHE_MAX_BYTES', '-1'],
     ])('rejects %s=%s', (key, value) => {
       // A token keeps a non-loopback host from adding its own EXAI_WS_TOKEN problem.
       const err = configError(() => parseEnv(GatewayEnv, { EXAI_WS_TOKEN: 't', [key]: value }));
@@ -151,6 +166,12 @@ describe('configuration', () => {
     ])('parses the boolean %s', (raw, expected) => {
       expect(gateway({ EXAI_WS_COMPAT_TEXT: raw }).compatText).toBe(expected);
       expect(gateway({ EXAI_WS_ALLOW_INSECURE: raw }).allowInsecure).toBe(expected);
+    });
+
+    it('reads allowed origins as a lower-cased list', () => {
+      expect(
+        gateway({ EXAI_WS_ALLOWED_ORIGINS: 'https://App.example.com, http://localhost:3000' }).allowedOrigins,
+      ).toEqual(['https://app.example.com', 'http://localhost:3000']);
     });
 
     it('rejects a boolean that is neither true nor false', () => {

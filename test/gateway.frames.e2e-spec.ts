@@ -9,6 +9,7 @@ describe('malformed frames, limits and keepalive', () => {
       EXAI_WS_MAX_BYTES: '4096',
       EXAI_WS_MAX_CONNECTIONS_PER_IP: '6',
       EXAI_WS_RATE_LIMIT_PER_SEC: '20',
+      EXAI_WS_RATE_LIMIT_BURST: '20',
     });
   });
   afterAll(() => daemon.close());

@@ -5,7 +5,13 @@ describe('handshake (docs/protocol.md table)', () => {
   describe('with a token', () => {
     let daemon: TestDaemon;
     beforeAll(async () => {
-      daemon = await startTestDaemon({ EXAI_WS_TOKEN: 's3cret', EXAI_WS_HELLO_TIMEOUT: '1' });
+      // Every failing case below comes from 127.0.0.1; the per-address backoff
+      // after failed hellos has its own tests (unauthenticated-load.e2e-spec).
+      daemon = await startTestDaemon({
+        EXAI_WS_TOKEN: 's3cret',
+        EXAI_WS_HELLO_TIMEOUT: '1',
+        EXAI_WS_HELLO_FAILURES_BEFORE_BACKOFF: '1000',
+      });
     });
     afterAll(() => daemon.close());
 

@@ -294,8 +294,16 @@ export class ExaiClient extends EventEmitter {
   }
 }
 
-/** Control replies are failed with an error frame when the connection drops. */
+/**
+ * Control replies are failed with an error frame when the connection drops;
+ * a throttled control op is answered with a RATE_LIMITED error (a health
+ * request with `ok:false`), which fails just that request.
+ */
 function lostOrFrame(frame: Frame): Frame {
+  if (frame.code === 'RATE_LIMITED' || frame.error === 'RATE_LIMITED') {
+    const message = typeof frame.message === 'string' ? frame.message : 'rate_limit_exceeded';
+    throw new ExaiCallError('RATE_LIMITED', message, { retry_after: frame.retry_after });
+  }
   if (frame.op === 'error') throw new ExaiCallError('DISCONNECTED', String(frame.message));
   return frame;
 }

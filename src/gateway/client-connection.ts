@@ -1,7 +1,22 @@
+import { Subject } from 'rxjs';
 import type { WebSocket } from 'ws';
 import { TokenBucket } from './rate-limiter';
 
 export type ConnectionPhase = 'awaiting_hello' | 'ready' | 'closing';
+
+/** How a connection bounds what it queues for a client that reads slowly or not at all. */
+export interface OutboundPolicy {
+  maxBufferedBytes: number;
+  /** An optional frame (progress, heartbeat) was dropped because the buffer is full. */
+  onDropped(conn: ClientConnection): void;
+  /** A frame that must reach the client found the buffer full; the connection has to go. */
+  onOverflow(conn: ClientConnection, queuedBytes: number): void;
+}
+
+/** Progress frames (notes, tool progress, heartbeats) may be lost without breaking any call. */
+function isOptional(frame: object): boolean {
+  return (frame as { op?: unknown }).op === 'progress';
+}
 
 /** One WebSocket connection and what the gateway knows about it. */
 export class ClientConnection {
@@ -11,12 +26,20 @@ export class ClientConnection {
   helloTimer: NodeJS.Timeout | undefined;
   pingTimer: NodeJS.Timeout | undefined;
   pongDeadline: NodeJS.Timeout | undefined;
+  /** Payload of our outstanding ping; only a pong echoing it proves the peer reads. */
+  pingNonce: Buffer | undefined;
+  /** Bytes received before the hello completed. */
+  preHelloBytes = 0;
+  droppedFrames = 0;
+  /** Emits once when the gateway gives up on the connection: its calls end as on a disconnect. */
+  readonly ended = new Subject<void>();
 
   constructor(
     readonly id: string,
     readonly socket: WebSocket,
     readonly ip: string,
     readonly bucket: TokenBucket,
+    private readonly outbound: OutboundPolicy,
   ) {}
 
   get isLoopback(): boolean {
@@ -25,8 +48,27 @@ export class ClientConnection {
     );
   }
 
+  /**
+   * Queues a frame unless the client has stopped reading: while fewer than
+   * `maxBufferedBytes` wait in the socket, any frame is queued (so at most the
+   * bound plus one frame is held); past it, optional frames are dropped and a
+   * required one closes the connection.
+   */
   send(frame: object): void {
-    if (this.socket.readyState === this.socket.OPEN) this.socket.send(JSON.stringify(frame));
+    if (this.socket.readyState !== this.socket.OPEN) return;
+    const data = JSON.stringify(frame);
+    const queued = this.socket.bufferedAmount;
+    if (isOptional(frame)) {
+      if (queued + data.length > this.outbound.maxBufferedBytes) {
+        this.droppedFrames++;
+        this.outbound.onDropped(this);
+        return;
+      }
+    } else if (queued >= this.outbound.maxBufferedBytes) {
+      this.outbound.onOverflow(this, queued);
+      return;
+    }
+    this.socket.send(data);
   }
 
   close(code: number, reason: string): void {
@@ -35,6 +77,14 @@ export class ClientConnection {
     if (this.socket.readyState === this.socket.OPEN || this.socket.readyState === this.socket.CONNECTING) {
       this.socket.close(code, reason);
     }
+    this.end();
+  }
+
+  /** Ends the connection's calls now, without waiting for the socket's close event. */
+  end(): void {
+    if (this.ended.closed) return;
+    this.ended.next();
+    this.ended.complete();
   }
 
   clearTimers(): void {

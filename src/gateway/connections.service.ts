@@ -1,18 +1,24 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { ConfigType } from '@nestjs/config';
 import type { IncomingMessage } from 'node:http';
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import type { WebSocket } from 'ws';
-import { ClientConnection } from './client-connection';
+import { ClientConnection, OutboundPolicy } from './client-connection';
 import { CloseCode } from './gateway.constants';
 import { gatewayConfig } from './gateway.config';
 import { TokenBucket } from './rate-limiter';
+import { RefusalLogService } from './refusal-log.service';
 import { MetricsService } from '../metrics/metrics.service';
 
 export interface ConnectionStats {
   connections: number;
   sessions: number;
 }
+
+/** A socket we refused before its hello is cut off this long after our close frame, answered or not. */
+const PRE_HELLO_CLOSE_GRACE_MS = 2000;
+/** Slow-client log lines: at most one per this interval. */
+const SLOW_CLIENT_LOG_INTERVAL_MS = 10_000;
 
 /** Registry of open connections, their sessions, limits and keepalive. */
 @Injectable()
@@ -21,12 +27,24 @@ export class ConnectionsService {
   private readonly bySocket = new Map<WebSocket, ClientConnection>();
   private readonly perIp = new Map<string, number>();
   private readonly sessions = new Map<string, Set<ClientConnection>>();
+  /** Connections still waiting for their hello, oldest first (Set keeps insertion order). */
+  private readonly pending = new Set<ClientConnection>();
+  private readonly outbound: OutboundPolicy;
+  private slowClientsSinceLog = 0;
+  private lastSlowClientLog = 0;
   private accepting = true;
 
   constructor(
     @Inject(gatewayConfig.KEY) private readonly config: ConfigType<typeof gatewayConfig>,
     private readonly metrics: MetricsService,
-  ) {}
+    private readonly refusals: RefusalLogService,
+  ) {
+    this.outbound = {
+      maxBufferedBytes: config.maxBufferedBytes,
+      onDropped: () => this.metrics.wsDroppedFrames.inc(),
+      onOverflow: (conn, queued) => this.closeSlowClient(conn, queued),
+    };
+  }
 
   /**
    * Admits a new socket, or closes it with 1008 when a limit is full. Limits
@@ -43,21 +61,26 @@ export class ConnectionsService {
       return undefined;
     }
     if (this.bySocket.size >= this.config.maxConnections) {
-      this.logger.warn(`Connection from ${ip} refused: ${this.config.maxConnections} connections open`);
+      this.refusals.record('max_connections', ip);
       socket.close(CloseCode.POLICY_VIOLATION, 'too many connections');
       return undefined;
     }
     const fromIp = this.perIp.get(ip) ?? 0;
     if (fromIp >= this.config.maxConnectionsPerIp) {
-      this.logger.warn(`Connection from ${ip} refused: ${fromIp} connections from that address`);
+      this.refusals.record('max_connections_per_ip', ip);
       socket.close(CloseCode.POLICY_VIOLATION, 'too many connections from this address');
       return undefined;
     }
-    const conn = new ClientConnection(randomUUID(), socket, ip, new TokenBucket(this.config.rateLimitPerSec));
+    this.makeRoomForHello();
+    const bucket = new TokenBucket(this.config.rateLimitPerSec, Date.now, this.config.rateLimitBurst);
+    const conn = new ClientConnection(randomUUID(), socket, ip, bucket, this.outbound);
     this.bySocket.set(socket, conn);
     this.perIp.set(ip, fromIp + 1);
+    this.pending.add(conn);
     this.metrics.wsConnections.set(this.bySocket.size);
+    this.metrics.wsPendingHellos.set(this.pending.size);
     conn.helloTimer = setTimeout(() => onHelloTimeout(conn), this.config.helloTimeoutMs);
+    if (request) this.limitPreHelloBytes(conn, request);
     this.startKeepalive(conn);
     return conn;
   }
@@ -71,6 +94,7 @@ export class ConnectionsService {
     conn.sessionId = sessionId;
     conn.phase = 'ready';
     clearTimeout(conn.helloTimer);
+    this.forgetPending(conn);
     let members = this.sessions.get(sessionId);
     if (!members) {
       members = new Set();
@@ -79,13 +103,31 @@ export class ConnectionsService {
     members.add(conn);
   }
 
+  /**
+   * Refuses a connection that has not completed its hello. It is cut off
+   * shortly after our close frame, so a peer that never answers the close
+   * handshake does not hold a connection slot for ws's 30 s close timeout.
+   */
+  refusePending(conn: ClientConnection, code: number, reason: string): void {
+    this.forgetPending(conn);
+    conn.close(code, reason);
+    setTimeout(() => conn.socket.terminate(), PRE_HELLO_CLOSE_GRACE_MS).unref();
+  }
+
+  /** Sends through the connection's outbound bound; a socket we no longer track gets nothing. */
+  send(socket: WebSocket, frame: object): void {
+    this.bySocket.get(socket)?.send(frame);
+  }
+
   /** Forgets a closed socket; returns its connection so callers can clean up after it. */
   close(socket: WebSocket): ClientConnection | undefined {
     const conn = this.bySocket.get(socket);
     if (!conn) return undefined;
     conn.phase = 'closing';
     conn.clearTimers();
+    conn.end();
     this.bySocket.delete(socket);
+    this.forgetPending(conn);
     this.metrics.wsConnections.set(this.bySocket.size);
     const left = (this.perIp.get(conn.ip) ?? 1) - 1;
     if (left <= 0) this.perIp.delete(conn.ip);
@@ -118,18 +160,93 @@ export class ConnectionsService {
     return this.sessions.has(sessionId);
   }
 
+  /**
+   * Unauthenticated sockets get their own small cap. When it is full the
+   * oldest one goes, not the newcomer: an agent says hello within
+   * milliseconds, so sockets held open by a flood are what gets evicted.
+   */
+  private makeRoomForHello(): void {
+    for (const oldest of this.pending) {
+      if (this.pending.size < this.config.maxPendingHellos) return;
+      this.refusals.record('pending_hellos', oldest.ip);
+      this.refusePending(oldest, CloseCode.TRY_AGAIN_LATER, 'too many connections awaiting hello');
+    }
+  }
+
+  private forgetPending(conn: ClientConnection): void {
+    if (this.pending.delete(conn)) this.metrics.wsPendingHellos.set(this.pending.size);
+  }
+
+  /**
+   * A hello is tiny, but ws accepts frames up to EXAI_WS_MAX_BYTES and buffers
+   * them whole. Counting the raw bytes of a connection that has not said hello
+   * cuts an oversized hello off after `maxHelloBytes`, before ws has buffered
+   * it. ws reads the socket first, so a valid hello has switched the phase
+   * before this listener sees the chunk that carried it.
+   */
+  private limitPreHelloBytes(conn: ClientConnection, request: IncomingMessage): void {
+    const raw = request.socket;
+    const onData = (chunk: Buffer) => {
+      if (conn.phase !== 'awaiting_hello') {
+        raw.off('data', onData);
+        return;
+      }
+      conn.preHelloBytes += chunk.length;
+      if (conn.preHelloBytes <= this.config.maxHelloBytes) return;
+      raw.off('data', onData);
+      // Stop reading: what the peer still sends stays in the kernel, not in ws's buffers.
+      raw.pause();
+      this.refusals.record('hello_too_large', conn.ip);
+      this.refusePending(conn, CloseCode.MESSAGE_TOO_BIG, `hello larger than ${this.config.maxHelloBytes} bytes`);
+    };
+    raw.on('data', onData);
+  }
+
+  /**
+   * A client that stopped reading while results pile up: close it and end its
+   * calls at once (their permits are released as on a disconnect). The close
+   * frame waits behind what is queued, so a client that resumes reading sees
+   * the code; ws cuts the socket after its close timeout otherwise.
+   */
+  private closeSlowClient(conn: ClientConnection, queued: number): void {
+    if (conn.phase === 'closing') return;
+    this.metrics.wsSlowClientClosed.inc();
+    this.slowClientsSinceLog++;
+    const now = Date.now();
+    if (now - this.lastSlowClientLog >= SLOW_CLIENT_LOG_INTERVAL_MS) {
+      this.logger.warn(
+        `Closed ${this.slowClientsSinceLog} connection(s) not reading their results (latest ${conn.id} from ${conn.ip}, ${queued} bytes queued; EXAI_WS_MAX_BUFFERED_BYTES=${this.config.maxBufferedBytes})`,
+      );
+      this.lastSlowClientLog = now;
+      this.slowClientsSinceLog = 0;
+    }
+    conn.close(CloseCode.POLICY_VIOLATION, 'send buffer full: client is not reading');
+  }
+
+  /**
+   * Protocol keepalive. Each ping carries a fresh nonce and only a pong that
+   * echoes it counts: an unsolicited pong (which a client can send without
+   * reading anything) keeps nothing alive.
+   */
   private startKeepalive(conn: ClientConnection): void {
     const socket = conn.socket;
-    socket.on('pong', () => clearTimeout(conn.pongDeadline));
+    socket.on('pong', (data: Buffer) => {
+      if (conn.pingNonce && data.equals(conn.pingNonce)) {
+        conn.pingNonce = undefined;
+        clearTimeout(conn.pongDeadline);
+      }
+    });
     conn.pingTimer = setInterval(() => {
       if (socket.readyState !== socket.OPEN) return;
-      clearTimeout(conn.pongDeadline);
+      // An unanswered ping keeps its deadline: a new ping must not reset it.
+      if (conn.pingNonce) return;
+      conn.pingNonce = randomBytes(8);
       conn.pongDeadline = setTimeout(() => {
         this.logger.warn(`Connection ${conn.id} (${conn.ip}) missed its pong; dropping it`);
         // terminate() fires 'close', which cancels the connection's calls.
         socket.terminate();
       }, this.config.pingTimeoutMs);
-      socket.ping();
+      socket.ping(conn.pingNonce);
     }, this.config.pingIntervalMs);
   }
 }

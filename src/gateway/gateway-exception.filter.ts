@@ -1,5 +1,7 @@
-import { ArgumentsHost, Catch, Logger, WsExceptionFilter } from '@nestjs/common';
+import { ArgumentsHost, Catch, Injectable, Logger, WsExceptionFilter } from '@nestjs/common';
 import type { WebSocket } from 'ws';
+import { forLog } from '../common/log-text';
+import { ConnectionsService } from './connections.service';
 import type { CallToolErrorFrame } from './dto/server-frames';
 import { CallError, CallErrorCode, FrameError } from './gateway.errors';
 
@@ -14,14 +16,17 @@ interface ErrorFrame {
  * writes the frame to the socket itself.
  */
 @Catch()
+@Injectable()
 export class GatewayExceptionFilter implements WsExceptionFilter {
   private readonly logger = new Logger(GatewayExceptionFilter.name);
 
+  constructor(private readonly connections: ConnectionsService) {}
+
   catch(exception: unknown, host: ArgumentsHost): void {
     const ws = host.switchToWs();
-    const socket = ws.getClient<WebSocket>();
     const frame = this.toFrame(exception, ws.getData<Record<string, unknown> | undefined>(), ws.getPattern());
-    if (socket.readyState === socket.OPEN) socket.send(JSON.stringify(frame));
+    // Through the connection, so an error frame obeys the same outbound bound as a result.
+    this.connections.send(ws.getClient<WebSocket>(), frame);
   }
 
   toFrame(
@@ -29,8 +34,9 @@ export class GatewayExceptionFilter implements WsExceptionFilter {
     data: Record<string, unknown> | undefined,
     pattern: string,
   ): ErrorFrame | CallToolErrorFrame {
-    if (exception instanceof FrameError) return { op: 'error', message: exception.wireMessage };
-    if (pattern !== 'call_tool') {
+    if (exception instanceof FrameError)
+      return { op: 'error', message: exception.wireMessage, ...exception.wireFields() };
+    if (pattern !== 'call_tool' && !(exception instanceof CallError)) {
       this.logger.error({ msg: `Unhandled error in ${pattern}`, err: exception });
       return { op: 'error', message: 'internal_error' };
     }
@@ -43,7 +49,8 @@ export class GatewayExceptionFilter implements WsExceptionFilter {
       };
     }
     const message = exception instanceof Error ? exception.message : String(exception);
-    this.logger.warn({ msg: 'Tool failed', request_id: requestId, err: exception });
+    const stack = exception instanceof Error && exception.stack ? forLog(exception.stack, 2000) : undefined;
+    this.logger.warn({ msg: 'Tool failed', request_id: requestId, error: forLog(message), stack });
     return { op: 'call_tool_res', request_id: requestId, error: { code: CallErrorCode.EXEC_ERROR, message } };
   }
 }

@@ -1,11 +1,18 @@
 import type { INestApplicationContext } from '@nestjs/common';
 import { WsAdapter } from '@nestjs/platform-ws';
 import type { MessageMappingProperties } from '@nestjs/websockets';
-import { EMPTY, Observable } from 'rxjs';
-import type { WebSocket } from 'ws';
-import { RATE_LIMITED_EVENT } from './gateway.constants';
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, Server as HttpServer } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { EMPTY, fromEvent, merge, Observable } from 'rxjs';
+import { catchError, filter, first, mergeMap, takeUntil } from 'rxjs/operators';
+import { WebSocket, WebSocketServer } from 'ws';
+import type { ClientConnection } from './client-connection';
 import { ConnectionsService } from './connections.service';
+import type { CallToolFrame } from './dto/client-frames';
+import { RATE_LIMITED_EVENT } from './gateway.constants';
 import { HandshakeService } from './handshake.service';
+import { UpgradeGuardService, UpgradeRefusal } from './upgrade-guard.service';
 import { parseWsFrame, ParsedFrame } from './ws-message.parser';
 
 interface WsMessageEvent {
@@ -17,14 +24,27 @@ export interface GatewayAdapterOptions {
   maxPayload: number;
 }
 
+/** What the rate-limited handler gets: the throttled frame's op and id, and when to retry. */
+export interface RateLimitedPayload {
+  op: string;
+  request_id?: string;
+  retryAfterSecs: number;
+}
+
+/** Nest's default: the gateway shares the HTTP server's port. */
+const SHARED_HTTP_PORT = 0;
+
 /**
- * platform-ws adapter with the EXAI front door: frame parsing that never
- * drops a frame, the synchronous hello handshake, and the per-connection rate
- * limit. Everything after that is dispatched to the gateway's handlers.
+ * platform-ws adapter with the EXAI front door: the upgrade check (Origin,
+ * per-address backoff; any path is accepted), frame parsing that never drops
+ * a frame, the synchronous hello handshake, the per-connection rate limit,
+ * and replies sent through the connection's outbound bound.
  */
 export class GatewayWsAdapter extends WsAdapter {
   private readonly connections: ConnectionsService;
   private readonly handshake: HandshakeService;
+  private readonly guard: UpgradeGuardService;
+  private upgradeListener: ((req: IncomingMessage, socket: Duplex, head: Buffer) => void) | undefined;
 
   constructor(
     app: INestApplicationContext,
@@ -33,14 +53,66 @@ export class GatewayWsAdapter extends WsAdapter {
     super(app, { messageParser: parseWsFrame });
     this.connections = app.get(ConnectionsService);
     this.handshake = app.get(HandshakeService);
+    this.guard = app.get(UpgradeGuardService);
   }
 
   override create(
     port: number,
     options?: Record<string, unknown> & { namespace?: string; server?: unknown; path?: string },
   ): unknown {
+    const httpServer = this.httpServer as HttpServer | undefined;
     // ws closes with 1009 by itself once a frame exceeds maxPayload.
-    return super.create(port, { ...(options ?? {}), maxPayload: this.gatewayOptions.maxPayload });
+    const { path: _path, server: _server, namespace: _namespace, ...wsOptions } = options ?? {};
+    if (port !== SHARED_HTTP_PORT || !httpServer || this.upgradeListener) {
+      return super.create(port, { ...(options ?? {}), maxPayload: this.gatewayOptions.maxPayload });
+    }
+    const wss = this.bindErrorHandler(
+      new WebSocketServer({ ...wsOptions, noServer: true, maxPayload: this.gatewayOptions.maxPayload }),
+    ) as WebSocketServer;
+    // Our own upgrade listener instead of platform-ws's: that one destroys the
+    // socket without an HTTP answer for any path but the gateway's, and the
+    // old daemon (and its clients) ignored the path.
+    this.upgradeListener = (req, socket, head) => this.upgrade(wss, req, socket, head);
+    httpServer.on('upgrade', this.upgradeListener);
+    return wss;
+  }
+
+  override async dispose(): Promise<void> {
+    if (this.upgradeListener) (this.httpServer as HttpServer).off('upgrade', this.upgradeListener);
+    this.upgradeListener = undefined;
+    await super.dispose();
+  }
+
+  /**
+   * platform-ws's loop, with two changes: replies go through the connection's
+   * outbound bound instead of straight to `ws.send`, and a connection the
+   * gateway gave up on (a client that stopped reading) ends its calls at once,
+   * as a disconnect does, without waiting for the socket to close.
+   */
+  override bindMessageHandlers(
+    client: WebSocket,
+    handlers: MessageMappingProperties[],
+    transform: (data: unknown) => Observable<unknown>,
+  ): void {
+    const handlersMap = new Map<string, MessageMappingProperties>();
+    for (const handler of handlers) handlersMap.set(handler.message as string, handler);
+    const conn = this.connections.get(client);
+    const close$ = fromEvent(client, 'close').pipe(first());
+    const ended$ = conn ? merge(close$, conn.ended) : close$;
+    fromEvent(client, 'message')
+      .pipe(
+        mergeMap((event) =>
+          this.bindMessageHandler(event as WsMessageEvent, handlersMap, transform).pipe(
+            filter((reply) => reply !== undefined && reply !== null),
+            catchError((err: unknown) => {
+              this.logger.error(err);
+              return EMPTY;
+            }),
+          ),
+        ),
+        takeUntil(ended$),
+      )
+      .subscribe((reply) => this.connections.send(client, reply));
   }
 
   override bindMessageHandler(
@@ -55,13 +127,58 @@ export class GatewayWsAdapter extends WsAdapter {
       this.handshake.handleFirstFrame(conn, parsed);
       return EMPTY;
     }
-    const wait = conn.bucket.take();
-    const dispatched =
-      wait > 0
-        ? { event: RATE_LIMITED_EVENT, data: { retryAfterSecs: Math.max(0.1, Math.ceil(wait * 10) / 10) } }
-        : parsed;
+    const dispatched = this.throttle(conn, parsed);
     const handler = handlers.get(dispatched.event);
     if (!handler) return EMPTY;
-    return transform(handler.callback(dispatched.data, dispatched.event));
+    try {
+      return transform(handler.callback(dispatched.data, dispatched.event));
+    } catch (err) {
+      this.logger.error(err);
+      return EMPTY;
+    }
   }
+
+  /**
+   * The per-connection rate limit. A throttled frame is not dropped: it is
+   * dispatched to the rate-limited handler, which answers it in its own kind
+   * (a call_tool ends in its own call_tool_res). A cancel is never throttled:
+   * it only ever frees work.
+   */
+  private throttle(conn: ClientConnection, parsed: ParsedFrame): { event: string; data: unknown } {
+    if (parsed.event === 'cancel') return parsed;
+    const wait = conn.bucket.take();
+    if (wait <= 0) return parsed;
+    const retryAfterSecs = Math.max(0.1, Math.ceil(wait * 10) / 10);
+    const frame = parsed.data as { request_id?: unknown };
+    const payload: RateLimitedPayload = {
+      op: parsed.event,
+      retryAfterSecs,
+      ...(typeof frame.request_id === 'string' ? { request_id: frame.request_id } : {}),
+    };
+    // A call without an id still gets one, as an admitted call would.
+    if (parsed.event === 'call_tool') payload.request_id = (frame as CallToolFrame).request_id ?? randomUUID();
+    return { event: RATE_LIMITED_EVENT, data: payload };
+  }
+
+  private upgrade(wss: WebSocketServer, req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    socket.on('error', () => undefined);
+    const refusal = this.guard.check(req);
+    if (refusal) return refuseUpgrade(socket, refusal);
+    wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req));
+  }
+}
+
+function refuseUpgrade(socket: Duplex, refusal: UpgradeRefusal): void {
+  const body = `${refusal.message}\n`;
+  const headers = {
+    Connection: 'close',
+    'Content-Type': 'text/plain; charset=utf-8',
+    'Content-Length': String(Buffer.byteLength(body)),
+    ...(refusal.headers ?? {}),
+  };
+  const head = Object.entries(headers)
+    .map(([k, v]) => `${k}: ${v}`)
+    .join('\r\n');
+  const statusText = refusal.status === 403 ? 'Forbidden' : refusal.status === 429 ? 'Too Many Requests' : 'Refused';
+  socket.end(`HTTP/1.1 ${refusal.status} ${statusText}\r\n${head}\r\n\r\n${body}`);
 }

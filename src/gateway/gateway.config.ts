@@ -69,12 +69,50 @@ export class GatewayEnv {
   @EnvInt()
   @IsInt()
   @Min(1)
-  EXAI_WS_HELLO_TIMEOUT = 15;
+  EXAI_WS_HELLO_TIMEOUT = 5;
+
+  @EnvInt()
+  @IsInt()
+  @Min(1)
+  EXAI_WS_MAX_PENDING_HELLOS = 128;
+
+  @EnvInt()
+  @IsInt()
+  @Min(8192)
+  EXAI_WS_MAX_HELLO_BYTES = 16384;
+
+  @EnvInt()
+  @IsInt()
+  @Min(1)
+  EXAI_WS_HELLO_FAILURES_BEFORE_BACKOFF = 10;
+
+  @EnvInt()
+  @IsInt()
+  @Min(1)
+  EXAI_WS_HELLO_BACKOFF_MAX_SECS = 60;
+
+  @EnvList()
+  @IsString({ each: true })
+  @Matches(/^[a-z][a-z0-9+.-]*:\/\/[^\s/]+$/i, {
+    each: true,
+    message: 'must be a comma-separated list of origins such as https://app.example.com (scheme://host[:port])',
+  })
+  EXAI_WS_ALLOWED_ORIGINS: string[] = [];
+
+  @EnvInt()
+  @IsInt()
+  @Min(65536)
+  EXAI_WS_MAX_BUFFERED_BYTES = 8388608;
 
   @EnvInt()
   @IsInt()
   @Min(1)
   EXAI_WS_RATE_LIMIT_PER_SEC = 50;
+
+  @EnvInt()
+  @IsInt()
+  @Min(1)
+  EXAI_WS_RATE_LIMIT_BURST = 200;
 
   @EnvInt()
   @IsInt()
@@ -85,6 +123,11 @@ export class GatewayEnv {
   @IsInt()
   @Min(1)
   EXAI_WS_RESULT_CACHE_MAX_ENTRIES = 1000;
+
+  @EnvInt()
+  @IsInt()
+  @Min(0)
+  EXAI_RESULT_CACHE_MAX_BYTES = 67108864;
 
   @EnvList()
   @IsString({ each: true })
@@ -121,9 +164,17 @@ export interface GatewayConfig {
   maxConnections: number;
   maxConnectionsPerIp: number;
   helloTimeoutMs: number;
+  maxPendingHellos: number;
+  maxHelloBytes: number;
+  helloFailuresBeforeBackoff: number;
+  helloBackoffMaxMs: number;
+  allowedOrigins: string[];
+  maxBufferedBytes: number;
   rateLimitPerSec: number;
+  rateLimitBurst: number;
   resultTtlMs: number;
   resultCacheMaxEntries: number;
+  resultCacheMaxBytes: number;
   disableCoalesceFor: string[];
   progressIntervalMs: number;
   compatText: boolean;
@@ -143,9 +194,18 @@ export function toGatewayConfig(env: GatewayEnv): GatewayConfig {
     maxConnections: env.EXAI_WS_MAX_CONNECTIONS,
     maxConnectionsPerIp: env.EXAI_WS_MAX_CONNECTIONS_PER_IP,
     helloTimeoutMs: env.EXAI_WS_HELLO_TIMEOUT * 1000,
+    maxPendingHellos: env.EXAI_WS_MAX_PENDING_HELLOS,
+    maxHelloBytes: env.EXAI_WS_MAX_HELLO_BYTES,
+    helloFailuresBeforeBackoff: env.EXAI_WS_HELLO_FAILURES_BEFORE_BACKOFF,
+    helloBackoffMaxMs: env.EXAI_WS_HELLO_BACKOFF_MAX_SECS * 1000,
+    // Browsers send the origin in lower case; a configured one may not be.
+    allowedOrigins: env.EXAI_WS_ALLOWED_ORIGINS.map((o) => o.toLowerCase()),
+    maxBufferedBytes: env.EXAI_WS_MAX_BUFFERED_BYTES,
     rateLimitPerSec: env.EXAI_WS_RATE_LIMIT_PER_SEC,
+    rateLimitBurst: env.EXAI_WS_RATE_LIMIT_BURST,
     resultTtlMs: env.EXAI_WS_RESULT_TTL * 1000,
     resultCacheMaxEntries: env.EXAI_WS_RESULT_CACHE_MAX_ENTRIES,
+    resultCacheMaxBytes: env.EXAI_RESULT_CACHE_MAX_BYTES,
     disableCoalesceFor: env.EXAI_WS_DISABLE_COALESCE_FOR_TOOLS,
     progressIntervalMs: env.EXAI_WS_PROGRESS_INTERVAL_SECS * 1000,
     compatText: env.EXAI_WS_COMPAT_TEXT,

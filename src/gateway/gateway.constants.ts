@@ -3,6 +3,7 @@ export const CloseCode = {
   GOING_AWAY: 1001,
   POLICY_VIOLATION: 1008,
   MESSAGE_TOO_BIG: 1009,
+  TRY_AGAIN_LATER: 1013,
   INVALID_HELLO: 4000,
   MISSING_HELLO: 4001,
   HELLO_TIMEOUT: 4002,
@@ -23,3 +24,9 @@ export const UNKNOWN_OP_EVENT = '$unknown';
 export const RATE_LIMITED_EVENT = '$rate_limited';
 
 export const SESSION_ID_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/;
+/** Longest `request_id` accepted: ids are echoed on every frame, cached and logged. */
+export const MAX_REQUEST_ID_CHARS = 128;
+/** Longest token accepted in a hello or rotate_token. */
+export const MAX_TOKEN_CHARS = 4096;
+/** Deepest nesting of objects/arrays accepted in call_tool arguments. */
+export const MAX_ARGUMENT_DEPTH = 64;

@@ -9,6 +9,7 @@ export enum CallErrorCode {
   PROVIDER_UNAVAILABLE = 'PROVIDER_UNAVAILABLE',
   EXEC_ERROR = 'EXEC_ERROR',
   SHUTTING_DOWN = 'SHUTTING_DOWN',
+  RATE_LIMITED = 'RATE_LIMITED',
 }
 
 /**
@@ -55,11 +56,27 @@ export class ToolExecutionError extends CallError {
   }
 }
 
+/** A `call_tool` over the connection's message rate: it still ends in its own result frame. */
+export class RateLimitedCallError extends CallError {
+  constructor(readonly retryAfterSecs: number) {
+    super(CallErrorCode.RATE_LIMITED, 'Too many messages on this connection');
+  }
+
+  override wireFields(): Record<string, unknown> {
+    return { retry_after: this.retryAfterSecs };
+  }
+}
+
 /** A frame that is answered with `{"op":"error","message"}` instead of a call result. */
 export class FrameError extends Error {
   constructor(readonly wireMessage: string) {
     super(wireMessage);
     this.name = 'FrameError';
+  }
+
+  /** Extra fields placed next to `message` in the error frame. */
+  wireFields(): Record<string, unknown> {
+    return {};
   }
 }
 
@@ -87,8 +104,23 @@ export class UnknownRequestError extends FrameError {
   }
 }
 
+/**
+ * Any other op over the rate. It names the frame's request_id (when it had
+ * one) so a client multiplexing on one socket can fail just that request.
+ */
 export class RateLimitedError extends FrameError {
-  constructor(retryAfterSecs: number) {
+  constructor(
+    readonly retryAfterSecs: number,
+    readonly requestId?: string,
+  ) {
     super(`rate_limit_exceeded: retry after ${retryAfterSecs}s`);
+  }
+
+  override wireFields(): Record<string, unknown> {
+    return {
+      code: CallErrorCode.RATE_LIMITED,
+      retry_after: this.retryAfterSecs,
+      ...(this.requestId !== undefined ? { request_id: this.requestId } : {}),
+    };
   }
 }

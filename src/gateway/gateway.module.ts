@@ -7,7 +7,11 @@ import { GatewayAuthService } from './gateway-auth.service';
 import { GatewayHealthIndicator } from './gateway.health';
 import { GatewayShutdownService } from './gateway-shutdown.service';
 import { GatewayStatusService } from './gateway-status.service';
+import { GatewayExceptionFilter } from './gateway-exception.filter';
 import { HandshakeService } from './handshake.service';
+import { HelloBackoffService } from './hello-backoff.service';
+import { RefusalLogService } from './refusal-log.service';
+import { UpgradeGuardService } from './upgrade-guard.service';
 import { ResultCacheService } from './result-cache.service';
 import { SemaphoreGuardInterceptor } from './semaphore-guard.interceptor';
 import { ToolCallsGateway } from './tool-calls.gateway';
@@ -19,6 +23,10 @@ import { ToolCallsService } from './tool-calls.service';
     ConnectionsService,
     GatewayAuthService,
     HandshakeService,
+    HelloBackoffService,
+    RefusalLogService,
+    UpgradeGuardService,
+    GatewayExceptionFilter,
     ResultCacheService,
     ToolCallsService,
     SemaphoreGuardInterceptor,

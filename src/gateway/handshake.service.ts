@@ -4,6 +4,8 @@ import type { ClientConnection } from './client-connection';
 import { CloseCode, INVALID_FRAME_EVENT, SESSION_ID_PATTERN } from './gateway.constants';
 import { ConnectionsService } from './connections.service';
 import { GatewayAuthService } from './gateway-auth.service';
+import { HelloBackoffService } from './hello-backoff.service';
+import { RefusalLogService, RefusalReason } from './refusal-log.service';
 import type { HelloFrame } from './dto/client-frames';
 import type { ParsedFrame } from './ws-message.parser';
 
@@ -19,10 +21,12 @@ export class HandshakeService {
   constructor(
     private readonly connections: ConnectionsService,
     private readonly auth: GatewayAuthService,
+    private readonly backoff: HelloBackoffService,
+    private readonly refusals: RefusalLogService,
   ) {}
 
   handleFirstFrame(conn: ClientConnection, frame: ParsedFrame): void {
-    if (frame.event === INVALID_FRAME_EVENT && frame.data.reason === 'invalid_json') {
+    if (frame.event === INVALID_FRAME_EVENT && (frame.data.reason === 'invalid_json' || frame.data.op === 'hello')) {
       return this.refuse(conn, 'invalid_hello', CloseCode.INVALID_HELLO, 'invalid hello');
     }
     if (frame.event !== 'hello') {
@@ -30,11 +34,11 @@ export class HandshakeService {
     }
     const hello = frame.data as HelloFrame;
     if (!this.auth.accepts(hello.token)) {
-      this.logger.warn(`Unauthorized hello from ${conn.ip}`);
       return this.refuse(conn, 'unauthorized', CloseCode.UNAUTHORIZED, 'unauthorized');
     }
     const sessionId =
       hello.session_id !== undefined && SESSION_ID_PATTERN.test(hello.session_id) ? hello.session_id : randomUUID();
+    this.backoff.succeeded(conn.ip);
     this.connections.joinSession(conn, sessionId);
     conn.send({ op: 'hello_ack', ok: true, session_id: sessionId });
     this.logger.log({ msg: 'Client connected', session_id: sessionId, connection_id: conn.id, ip: conn.ip });
@@ -42,11 +46,19 @@ export class HandshakeService {
 
   onHelloTimeout(conn: ClientConnection): void {
     if (conn.phase !== 'awaiting_hello') return;
-    conn.close(CloseCode.HELLO_TIMEOUT, 'hello timeout or disconnect');
+    this.failed(conn, 'hello_timeout');
+    this.connections.refusePending(conn, CloseCode.HELLO_TIMEOUT, 'hello timeout or disconnect');
   }
 
-  private refuse(conn: ClientConnection, error: string, code: number, reason: string): void {
+  private refuse(conn: ClientConnection, error: RefusalReason, code: number, reason: string): void {
+    this.failed(conn, error);
     conn.send({ op: 'hello_ack', ok: false, error });
-    conn.close(code, reason);
+    this.connections.refusePending(conn, code, reason);
+  }
+
+  /** Counted for the address's backoff, and logged only in the rate-limited refusal summary. */
+  private failed(conn: ClientConnection, reason: RefusalReason): void {
+    this.backoff.failed(conn.ip);
+    this.refusals.record(reason, conn.ip);
   }
 }

@@ -10,6 +10,8 @@ import {
 import type { IncomingMessage } from 'node:http';
 import type { Observable } from 'rxjs';
 import type { WebSocket } from 'ws';
+import { forLog } from '../common/log-text';
+import { MetricsService } from '../metrics/metrics.service';
 import { ToolRegistryService, ToolListing } from '../tools/tool-registry.service';
 import { ConnectionsService } from './connections.service';
 import type {
@@ -23,8 +25,15 @@ import type {
 import { GatewayAuthService } from './gateway-auth.service';
 import { GatewayExceptionFilter } from './gateway-exception.filter';
 import { GatewayStatusService } from './gateway-status.service';
-import { INVALID_FRAME_EVENT, RATE_LIMITED_EVENT, UNKNOWN_OP_EVENT } from './gateway.constants';
-import { InvalidJsonError, InvalidMessageError, RateLimitedError, UnknownOpError } from './gateway.errors';
+import { CLIENT_OPS, INVALID_FRAME_EVENT, RATE_LIMITED_EVENT, UNKNOWN_OP_EVENT } from './gateway.constants';
+import type { RateLimitedPayload } from './gateway.adapter';
+import {
+  InvalidJsonError,
+  InvalidMessageError,
+  RateLimitedCallError,
+  RateLimitedError,
+  UnknownOpError,
+} from './gateway.errors';
 import { HandshakeService } from './handshake.service';
 import { SemaphoreGuardInterceptor } from './semaphore-guard.interceptor';
 import { ToolCallsService } from './tool-calls.service';
@@ -48,6 +57,7 @@ export class ToolCallsGateway implements OnGatewayConnection, OnGatewayDisconnec
     private readonly tools: ToolRegistryService,
     private readonly calls: ToolCallsService,
     private readonly status: GatewayStatusService,
+    private readonly metrics: MetricsService,
   ) {}
 
   handleConnection(socket: WebSocket, request?: IncomingMessage): void {
@@ -105,11 +115,22 @@ export class ToolCallsGateway implements OnGatewayConnection, OnGatewayDisconnec
 
   @SubscribeMessage(UNKNOWN_OP_EVENT)
   unknownOp(@MessageBody() payload: UnknownOpPayload): never {
-    throw new UnknownOpError(payload.op);
+    throw new UnknownOpError(forLog(payload.op, 64));
   }
 
+  /**
+   * A frame over the connection's rate, answered in its own kind so nothing
+   * waits forever: a call_tool ends in its call_tool_res, a health request in
+   * a health_res, anything else in an error frame naming its request_id.
+   */
   @SubscribeMessage(RATE_LIMITED_EVENT)
-  rateLimited(@MessageBody() payload: { retryAfterSecs: number }): never {
-    throw new RateLimitedError(payload.retryAfterSecs);
+  rateLimited(@MessageBody() payload: RateLimitedPayload): Record<string, unknown> {
+    const op = (CLIENT_OPS as readonly string[]).includes(payload.op) ? payload.op : 'other';
+    this.metrics.wsRateLimited.inc({ op });
+    if (payload.op === 'call_tool') throw new RateLimitedCallError(payload.retryAfterSecs);
+    if (payload.op === 'health') {
+      return { op: 'health_res', ok: false, error: 'RATE_LIMITED', retry_after: payload.retryAfterSecs };
+    }
+    throw new RateLimitedError(payload.retryAfterSecs, payload.request_id);
   }
 }

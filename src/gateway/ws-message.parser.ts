@@ -1,4 +1,11 @@
-import { CLIENT_OPS, ClientOp, INVALID_FRAME_EVENT, UNKNOWN_OP_EVENT } from './gateway.constants';
+import {
+  CLIENT_OPS,
+  ClientOp,
+  INVALID_FRAME_EVENT,
+  MAX_REQUEST_ID_CHARS,
+  MAX_TOKEN_CHARS,
+  UNKNOWN_OP_EVENT,
+} from './gateway.constants';
 import type { ClientFrame, InvalidFramePayload, UnknownOpPayload } from './dto/client-frames';
 
 export type ParsedFrame =
@@ -15,38 +22,49 @@ function toText(data: RawWsData): string {
   return data.toString('utf8');
 }
 
-function invalid(detail: string): ParsedFrame {
-  return { event: INVALID_FRAME_EVENT, data: { reason: 'invalid_message', detail } };
+function invalid(detail: string, op?: string): ParsedFrame {
+  return { event: INVALID_FRAME_EVENT, data: { reason: 'invalid_message', detail, ...(op ? { op } : {}) } };
 }
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-function optionalString(frame: Record<string, unknown>, key: string): string | null {
+function optionalString(frame: Record<string, unknown>, key: string, maxChars: number): string | null {
   const v = frame[key];
-  return v === undefined || typeof v === 'string' ? null : `"${key}" must be a string`;
+  if (v === undefined) return null;
+  if (typeof v !== 'string') return `"${key}" must be a string`;
+  return v.length > maxChars ? `"${key}" must be at most ${maxChars} characters` : null;
+}
+
+/** The old daemon read a null `request_id` or `arguments` as absent, and its clients send them. */
+function dropNulls(frame: Record<string, unknown>, ...keys: string[]): void {
+  for (const key of keys) if (frame[key] === null) delete frame[key];
 }
 
 function shapeProblem(op: ClientOp, frame: Record<string, unknown>): string | null {
   switch (op) {
     case 'hello':
-      return optionalString(frame, 'token') ?? optionalString(frame, 'session_id');
+      // The session id needs no bound here: one that does not fit the
+      // session pattern (1–128 chars) is replaced by a fresh one.
+      return optionalString(frame, 'token', MAX_TOKEN_CHARS) ?? optionalString(frame, 'session_id', Infinity);
     case 'list_tools':
-      return optionalString(frame, 'request_id');
+      dropNulls(frame, 'request_id');
+      return optionalString(frame, 'request_id', MAX_REQUEST_ID_CHARS);
     case 'call_tool':
+      dropNulls(frame, 'request_id', 'arguments');
       if (typeof frame.name !== 'string' || frame.name.trim() === '')
         return 'call_tool needs a non-empty string "name"';
       if (frame.arguments !== undefined && !isPlainObject(frame.arguments)) return '"arguments" must be an object';
-      return optionalString(frame, 'request_id');
+      return optionalString(frame, 'request_id', MAX_REQUEST_ID_CHARS);
     case 'cancel':
-      return typeof frame.request_id === 'string' && frame.request_id !== ''
-        ? null
-        : 'cancel needs a non-empty string "request_id"';
+      if (typeof frame.request_id !== 'string' || frame.request_id === '')
+        return 'cancel needs a non-empty string "request_id"';
+      return optionalString(frame, 'request_id', MAX_REQUEST_ID_CHARS);
     case 'rotate_token':
-      return typeof frame.old === 'string' && typeof frame.new === 'string'
-        ? null
-        : 'rotate_token needs string "old" and "new"';
+      if (typeof frame.old !== 'string' || typeof frame.new !== 'string')
+        return 'rotate_token needs string "old" and "new"';
+      return optionalString(frame, 'old', MAX_TOKEN_CHARS) ?? optionalString(frame, 'new', MAX_TOKEN_CHARS);
     case 'health':
       return null;
   }
@@ -69,6 +87,6 @@ export function parseWsFrame(raw: RawWsData): ParsedFrame {
   const op = value.op;
   if (!(CLIENT_OPS as readonly string[]).includes(op)) return { event: UNKNOWN_OP_EVENT, data: { op } };
   const problem = shapeProblem(op as ClientOp, value);
-  if (problem) return invalid(problem);
+  if (problem) return invalid(problem, op);
   return { event: op as ClientOp, data: value as unknown as ClientFrame };
 }

@@ -97,6 +97,33 @@ export class MetricsService {
     help: 'Open WebSocket connections',
     registers: [this.registry],
   });
+  readonly wsPendingHellos = new Gauge({
+    name: 'exai_ws_pending_hellos',
+    help: 'Open WebSocket connections that have not completed their hello',
+    registers: [this.registry],
+  });
+  readonly wsRefused = new Counter({
+    name: 'exai_ws_refused_total',
+    help: 'Connections refused or dropped before or at the hello, by reason',
+    labelNames: ['reason'],
+    registers: [this.registry],
+  });
+  readonly wsDroppedFrames = new Counter({
+    name: 'exai_ws_dropped_frames_total',
+    help: 'Optional frames (progress, heartbeats) not sent because the client was not reading',
+    registers: [this.registry],
+  });
+  readonly wsSlowClientClosed = new Counter({
+    name: 'exai_ws_slow_client_closed_total',
+    help: 'Connections closed because a result could not be queued within EXAI_WS_MAX_BUFFERED_BYTES',
+    registers: [this.registry],
+  });
+  readonly wsRateLimited = new Counter({
+    name: 'exai_ws_rate_limited_total',
+    help: 'Frames answered with RATE_LIMITED, by op',
+    labelNames: ['op'],
+    registers: [this.registry],
+  });
 
   constructor() {
     collectDefaultMetrics({ register: this.registry });

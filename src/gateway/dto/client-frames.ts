@@ -37,6 +37,8 @@ export type ClientFrame = HelloFrame | ListToolsFrame | CallToolFrame | CancelFr
 export interface InvalidFramePayload {
   reason: 'invalid_json' | 'invalid_message';
   detail: string;
+  /** The frame's op, when it had a known one (a malformed hello is `invalid_hello`). */
+  op?: string;
 }
 
 export interface UnknownOpPayload {
