@@ -28,5 +28,3 @@ export const SESSION_ID_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/;
 export const MAX_REQUEST_ID_CHARS = 128;
 /** Longest token accepted in a hello or rotate_token. */
 export const MAX_TOKEN_CHARS = 4096;
-/** Deepest nesting of objects/arrays accepted in call_tool arguments. */
-export const MAX_ARGUMENT_DEPTH = 64;

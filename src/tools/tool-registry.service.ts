@@ -4,6 +4,14 @@ import Ajv, { ErrorObject, ValidateFunction } from 'ajv';
 import { ExaiTool } from './exai-tool.decorator';
 import type { ExaiToolHandler, ExaiToolOptions, PreparedCall } from './tool.types';
 import { InvalidArgumentsError, InvalidToolDefinitionError, ToolNotFoundError } from './tools.errors';
+import { nestsDeeperThan } from '../common/json-depth';
+
+/**
+ * Deepest nesting of objects/arrays accepted in call_tool arguments: no tool
+ * schema needs more, and deeper values overflow the stack of every recursive
+ * step after parsing (clone, validation, serialisation).
+ */
+export const MAX_ARGUMENT_DEPTH = 64;
 
 export interface RegisteredTool {
   readonly name: string;
@@ -71,6 +79,12 @@ export class ToolRegistryService implements OnModuleInit {
    * @throws InvalidArgumentsError listing every failing path.
    */
   validateArguments(tool: RegisteredTool, args: Record<string, unknown>): Record<string, unknown> {
+    if (nestsDeeperThan(args, MAX_ARGUMENT_DEPTH)) {
+      throw new InvalidArgumentsError(
+        `Invalid arguments for ${tool.name}: nested deeper than ${MAX_ARGUMENT_DEPTH} levels`,
+        [{ path: '/', message: `must not nest objects or arrays deeper than ${MAX_ARGUMENT_DEPTH} levels` }],
+      );
+    }
     const copy = structuredClone(args);
     if (tool.validate(copy)) return copy;
     const details = (tool.validate.errors ?? []).map((e: ErrorObject) => ({
