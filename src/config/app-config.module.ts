@@ -6,9 +6,10 @@ import { GatewayEnv, gatewayConfig } from '../gateway/gateway.config';
 import { LoggingEnv, loggingConfig } from '../logging/logging.config';
 import { ProvidersEnv, providersConfig, providersModeProblems } from '../providers/providers.config';
 import { RoutingEnv, routingConfig } from '../routing/routing.config';
+import { ToolsEnv, toolsConfig } from '../tools/tools.config';
 import { validateAll } from './validate-config';
 
-export const ENV_CLASSES = [GatewayEnv, ConcurrencyEnv, ProvidersEnv, RoutingEnv, LoggingEnv, FilesEnv];
+export const ENV_CLASSES = [GatewayEnv, ConcurrencyEnv, ProvidersEnv, RoutingEnv, LoggingEnv, FilesEnv, ToolsEnv];
 
 @Module({})
 export class AppConfigModule {
@@ -16,7 +17,7 @@ export class AppConfigModule {
     return ConfigModule.forRoot({
       isGlobal: true,
       envFilePath: ['.env'],
-      load: [gatewayConfig, concurrencyConfig, providersConfig, routingConfig, loggingConfig, filesConfig],
+      load: [gatewayConfig, concurrencyConfig, providersConfig, routingConfig, loggingConfig, filesConfig, toolsConfig],
       validate: (env) =>
         validateAll(ENV_CLASSES, env as Record<string, string | undefined>, [
           (e) => extraProviderLimits(e).problems,

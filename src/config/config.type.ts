@@ -3,6 +3,7 @@ import type { GatewayConfig } from '../gateway/gateway.config';
 import type { LoggingConfig } from '../logging/logging.config';
 import type { ProvidersConfig } from '../providers/providers.config';
 import type { RoutingConfig } from '../routing/routing.config';
+import type { ToolsConfig } from '../tools/tools.config';
 
 export interface AllConfigType {
   gateway: GatewayConfig;
@@ -10,4 +11,5 @@ export interface AllConfigType {
   providers: ProvidersConfig;
   routing: RoutingConfig;
   logging: LoggingConfig;
+  tools: ToolsConfig;
 }

@@ -15,8 +15,21 @@ export class ResultCacheService {
   private readonly results: TtlLru<string, TextOutput[]>;
 
   constructor(@Inject(gatewayConfig.KEY) config: ConfigType<typeof gatewayConfig>) {
-    this.replays = new TtlLru(config.resultCacheMaxEntries * 4, config.resultTtlMs);
-    this.results = new TtlLru(config.resultCacheMaxEntries, config.resultTtlMs);
+    // Bounded by bytes too: a few huge results must not hold the entry count's worth of memory.
+    const maxBytes = config.resultCacheMaxBytes;
+    this.replays = new TtlLru(config.resultCacheMaxEntries * 4, config.resultTtlMs, Date.now, {
+      maxBytes,
+      sizeOf: (key, frame) => key.length + textBytes(frame.outputs) + (frame.text?.length ?? 0),
+    });
+    this.results = new TtlLru(config.resultCacheMaxEntries, config.resultTtlMs, Date.now, {
+      maxBytes,
+      sizeOf: (key, outputs) => key.length + textBytes(outputs),
+    });
+  }
+
+  /** Bytes held by the result cache and the replay cache (estimated from their text). */
+  get bytes(): { results: number; replays: number } {
+    return { results: this.results.bytes, replays: this.replays.bytes };
   }
 
   replay(sessionId: string, requestId: string): CallToolResultFrame | undefined {
@@ -39,4 +52,8 @@ export class ResultCacheService {
     // JSON keeps the pair unambiguous whatever characters the ids contain.
     return JSON.stringify([sessionId, requestId]);
   }
+}
+
+function textBytes(outputs: TextOutput[]): number {
+  return outputs.reduce((n, o) => n + o.text.length, 0);
 }

@@ -1,3 +1,4 @@
+import { forLog } from '../common/log-text';
 import { Logger } from '@nestjs/common';
 import { CallCancelledError, CallError, CallTimeoutError } from '../gateway/gateway.errors';
 import { MetricsService } from '../metrics/metrics.service';
@@ -192,7 +193,7 @@ export abstract class OpenAiCompatibleLlmProvider extends LlmProvider {
         msg: `${this.displayName} request failed`,
         status: err.details.status,
         code: err.details.providerCode,
-        error: err.message,
+        error: forLog(err.message),
       });
       return new ProviderError(`${this.displayName}: ${err.message}`, err.details, { cause: err });
     }
@@ -211,7 +212,7 @@ export abstract class OpenAiCompatibleLlmProvider extends LlmProvider {
         attempt,
         remaining_ms: remainingMs,
         wait_ms: decision.waitMs,
-        error: err.message,
+        error: forLog(err.message),
       });
       return new ProviderUnavailableError(`${this.displayName} unavailable: ${err.message}`, {
         ...err.details,
@@ -221,7 +222,7 @@ export abstract class OpenAiCompatibleLlmProvider extends LlmProvider {
     this.metrics.providerRetries.inc({ provider: this.id });
     this.logger.log({
       msg: `${this.displayName} retry ${attempt + 1}/${this.config.maxRetries} in ${decision.waitMs}ms`,
-      error: err.message,
+      error: forLog(err.message),
     });
     await sleep(decision.waitMs, options.signal);
     if (options.signal.aborted) return callEnding(options.signal);

@@ -12,6 +12,7 @@ export class RoutingEnv {
   @EnvInt() @IsInt() @Min(1) ROUTING_CACHE_MAX_ENTRIES = 1000;
   @EnvInt() @IsInt() @Min(0) ROUTING_CACHE_MODEL_TTL_SECS = 180;
   @EnvInt() @IsInt() @Min(1000) GLM_CONTEXT_WINDOW_TOKENS = 128000;
+  @EnvInt() @IsInt() @Min(1000) KIMI_CONTEXT_WINDOW_TOKENS = 262144;
 }
 
 export interface RoutingConfig {
@@ -23,6 +24,7 @@ export interface RoutingConfig {
   cacheMaxEntries: number;
   cacheTtlMs: number;
   glmContextTokens: number;
+  kimiContextTokens: number;
 }
 
 export function toRoutingConfig(env: RoutingEnv): RoutingConfig {
@@ -35,6 +37,7 @@ export function toRoutingConfig(env: RoutingEnv): RoutingConfig {
     cacheMaxEntries: env.ROUTING_CACHE_MAX_ENTRIES,
     cacheTtlMs: env.ROUTING_CACHE_MODEL_TTL_SECS * 1000,
     glmContextTokens: env.GLM_CONTEXT_WINDOW_TOKENS,
+    kimiContextTokens: env.KIMI_CONTEXT_WINDOW_TOKENS,
   };
 }
 

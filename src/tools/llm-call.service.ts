@@ -1,5 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { ConfigType } from '@nestjs/config';
+import { forLog } from '../common/log-text';
 import type { LlmCitation, LlmMessage, LlmProvider } from '../providers/llm-provider';
 import { LlmProviderRegistry } from '../providers/llm-provider-registry.service';
 import { isThinkingCall } from '../providers/provider-timeouts';
@@ -42,8 +43,8 @@ export class LlmCallService {
     const provider = this.providers.all().find((p) => p.serves(model));
     if (!provider) {
       const available = this.availableModels();
-      throw new InvalidArgumentsError(`Unknown model "${model}". Available models: ${available.join(', ')}`, {
-        model,
+      throw new InvalidArgumentsError(`Unknown model "${forLog(model)}". Available models: ${available.join(', ')}`, {
+        model: forLog(model),
         available_models: available,
       });
     }
@@ -69,21 +70,45 @@ export class LlmCallService {
   ): PreparedCall {
     let model: string;
     let thinking: boolean;
+    const historyChars = this.threads
+      .history(typeof args.continuation_id === 'string' ? args.continuation_id : undefined)
+      .reduce((n, m) => n + m.content.length, 0);
+    const promptTokens = estimateTokens(options.prompt.length + textArg(args.system_prompt).length + historyChars);
     if (isExplicitModel(args.model)) {
       model = args.model;
       thinking = isThinkingCall(model, options.deep);
     } else {
-      const historyChars = this.threads
-        .history(typeof args.continuation_id === 'string' ? args.continuation_id : undefined)
-        .reduce((n, m) => n + m.content.length, 0);
-      const long = estimateTokens(options.prompt.length + historyChars) > this.routingSettings.glmContextTokens;
+      const long = promptTokens > this.routingSettings.glmContextTokens;
       const route = this.routing.resolve({ tool, deep: options.deep, web: options.web, long });
       model = route.model;
       thinking = route.thinking || isThinkingCall(model, options.deep);
     }
     const provider = this.providerFor(model);
+    this.checkContext(provider.id, model, promptTokens);
     const timeoutSecs = provider.timeoutSecs(model, { web: options.web, thinking });
     return { args: { ...args, model }, provider: provider.id, timeoutSecs };
+  }
+
+  /**
+   * A prompt that cannot fit the model is refused here, before it takes a
+   * permit and is sent upstream only to fail. Windows come from the model
+   * name when it states one (`moonshot-v1-32k`), else from the provider's
+   * configured window; providers added by extensions are not checked.
+   */
+  private checkContext(providerId: string, model: string, promptTokens: number): void {
+    const named = /-(\d+)k$/i.exec(model);
+    const window = named
+      ? Number(named[1]) * 1024
+      : providerId === 'GLM'
+        ? this.routingSettings.glmContextTokens
+        : providerId === 'KIMI'
+          ? this.routingSettings.kimiContextTokens
+          : undefined;
+    if (window === undefined || promptTokens <= window) return;
+    throw new InvalidArgumentsError(
+      `Prompt too long for ${model}: about ${promptTokens} tokens (conversation included) against a context window of ${window}`,
+      { model, estimated_prompt_tokens: promptTokens, context_window_tokens: window },
+    );
   }
 
   async run(plan: LlmCallPlan, input: LlmCallInput, ctx: ToolContext): Promise<ToolResult> {

@@ -1,8 +1,9 @@
+import { forLog } from '../common/log-text';
 import { CallError, CallErrorCode } from '../gateway/gateway.errors';
 
 export class ToolNotFoundError extends CallError {
   constructor(originalName: string) {
-    super(CallErrorCode.TOOL_NOT_FOUND, `Unknown tool: ${originalName}`);
+    super(CallErrorCode.TOOL_NOT_FOUND, `Unknown tool: ${forLog(originalName)}`);
   }
 }
 
