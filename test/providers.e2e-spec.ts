@@ -328,7 +328,7 @@ describe('GLM and Kimi providers against the simulator over real HTTP', () => {
     expect(out.metadata.attempts).toBe(2);
   });
 
-  it('maps a wrong API key and a too-long Kimi prompt to PROVIDER_ERROR', async () => {
+  it('maps a wrong API key to PROVIDER_ERROR, and refuses a prompt over the model’s window before sending it', async () => {
     const d = await daemon({ GLM_API_KEY: 'wrong-key', KIMI_MODELS: 'moonshot-v1-8k,kimi-k2-turbo-preview' });
     const g = await client(d);
     expect(errorOf(await call(g, 'chat', { prompt: 'x' }))).toMatchObject({
@@ -336,12 +336,14 @@ describe('GLM and Kimi providers against the simulator over real HTTP', () => {
       provider: 'GLM',
       status: 401,
     });
+    // 12,500 estimated tokens against moonshot-v1-8k's 8,192: refused by the
+    // daemon before admission, where the upstream would answer 400.
     const long = 'word '.repeat(10_000);
-    expect(errorOf(await call(g, 'chat', { prompt: long, model: 'moonshot-v1-8k' }))).toMatchObject({
-      code: 'PROVIDER_ERROR',
-      provider: 'KIMI',
-      status: 400,
-      provider_code: 'invalid_request_error',
+    const frames = await call(g, 'chat', { prompt: long, model: 'moonshot-v1-8k' });
+    expect(frames.map((f) => f.op)).toEqual(['call_tool_res']);
+    expect(errorOf(frames)).toMatchObject({
+      code: 'INVALID_ARGUMENTS',
+      details: { model: 'moonshot-v1-8k', context_window_tokens: 8192 },
     });
   });
 
