@@ -1,3 +1,5 @@
+import { nestsDeeperThan } from '../src/common/json-depth';
+import { forLog } from '../src/common/log-text';
 import { stableJson } from '../src/common/stable-json';
 import { TtlLru } from '../src/common/ttl-lru';
 import { humanDuration } from '../src/common/package-info';
@@ -52,6 +54,52 @@ describe('TtlLru', () => {
     ['a', 'b', 'c'].forEach((k, i) => lru.set(k, i));
     expect(lru.deleteWhere((_k, v) => v > 0)).toBe(2);
     expect(lru.size).toBe(1);
+  });
+});
+
+describe('TtlLru with a byte budget', () => {
+  const sized = (max: number) =>
+    new TtlLru<string, string>(100, 60_000, () => 0, { maxBytes: max, sizeOf: (_k, v) => v.length });
+
+  it('evicts the least recently used entries until a new one fits the bytes', () => {
+    const lru = sized(10);
+    lru.set('a', 'xxxx');
+    lru.set('b', 'xxxx');
+    lru.get('a');
+    lru.set('c', 'xxxx');
+    expect(lru.get('b')).toBeUndefined();
+    expect(lru.get('a')).toBe('xxxx');
+    expect(lru.bytes).toBe(8);
+  });
+
+  it('does not store an entry larger than the whole budget, and keeps its count exact on replace and delete', () => {
+    const lru = sized(10);
+    lru.set('a', 'xxxx');
+    lru.set('huge', 'x'.repeat(11));
+    expect(lru.get('huge')).toBeUndefined();
+    expect(lru.get('a')).toBe('xxxx');
+    lru.set('a', 'xx');
+    expect(lru.bytes).toBe(2);
+    lru.delete('a');
+    expect(lru.bytes).toBe(0);
+  });
+});
+
+describe('nestsDeeperThan', () => {
+  it('measures nesting without recursion, at any depth', () => {
+    expect(nestsDeeperThan({ a: [1, { b: 2 }] }, 3)).toBe(false);
+    expect(nestsDeeperThan({ a: [1, { b: [] }] }, 3)).toBe(true);
+    let deep: unknown = 1;
+    for (let i = 0; i < 200_000; i++) deep = [deep];
+    expect(nestsDeeperThan(deep, 64)).toBe(true);
+    expect(nestsDeeperThan('text', 0)).toBe(false);
+  });
+});
+
+describe('forLog', () => {
+  it('keeps short strings and cuts long ones, saying how long they were', () => {
+    expect(forLog('abc')).toBe('abc');
+    expect(forLog('x'.repeat(300))).toBe(`${'x'.repeat(200)}…(300 chars)`);
   });
 });
 
