@@ -99,6 +99,15 @@ describe('sizes and shapes the old daemon accepted or never bounded', () => {
     ok.close();
   });
 
+  it('does not count a big frame pipelined right behind a small hello against the hello limit', async () => {
+    const c = await TestClient.connect(daemon.url);
+    c.send({ op: 'hello', token: TOKEN });
+    c.send({ op: 'call_tool', request_id: 'piped', name: 'test_echo', arguments: { text: 'p'.repeat(200_000) } });
+    expect(await c.next()).toMatchObject({ op: 'hello_ack', ok: true });
+    expect((await c.result('piped', 10_000)).error).toBeUndefined();
+    c.close();
+  });
+
   it('answers arguments nested deeper than the limit with INVALID_ARGUMENTS', async () => {
     const c = await TestClient.ready(daemon.url, { token: TOKEN });
     let deep = '1';
