@@ -7,9 +7,19 @@ import { LoggingEnv, loggingConfig } from '../logging/logging.config';
 import { ProvidersEnv, providersConfig, providersModeProblems } from '../providers/providers.config';
 import { RoutingEnv, routingConfig } from '../routing/routing.config';
 import { ToolsEnv, toolsConfig } from '../tools/tools.config';
+import { WorkflowEnv, workflowConfig } from '../tools/workflow/workflow.config';
 import { validateAll } from './validate-config';
 
-export const ENV_CLASSES = [GatewayEnv, ConcurrencyEnv, ProvidersEnv, RoutingEnv, LoggingEnv, FilesEnv, ToolsEnv];
+export const ENV_CLASSES = [
+  GatewayEnv,
+  ConcurrencyEnv,
+  ProvidersEnv,
+  RoutingEnv,
+  LoggingEnv,
+  FilesEnv,
+  ToolsEnv,
+  WorkflowEnv,
+];
 
 @Module({})
 export class AppConfigModule {
@@ -17,7 +27,16 @@ export class AppConfigModule {
     return ConfigModule.forRoot({
       isGlobal: true,
       envFilePath: ['.env'],
-      load: [gatewayConfig, concurrencyConfig, providersConfig, routingConfig, loggingConfig, filesConfig, toolsConfig],
+      load: [
+        gatewayConfig,
+        concurrencyConfig,
+        providersConfig,
+        routingConfig,
+        loggingConfig,
+        filesConfig,
+        toolsConfig,
+        workflowConfig,
+      ],
       validate: (env) =>
         validateAll(ENV_CLASSES, env as Record<string, string | undefined>, [
           (e) => extraProviderLimits(e).problems,

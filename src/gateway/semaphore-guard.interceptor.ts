@@ -2,7 +2,7 @@ import { CallHandler, ExecutionContext, Inject, Injectable, Logger, NestIntercep
 import type { ConfigType } from '@nestjs/config';
 import { concat, defer, Observable, of, Subscription } from 'rxjs';
 import type { WebSocket } from 'ws';
-import { AdmissionService } from '../concurrency/admission.service';
+import { AdmissionOptions, AdmissionService } from '../concurrency/admission.service';
 import { concurrencyConfig } from '../concurrency/concurrency.config';
 import { ABORT_SETTLE_MAX_MS } from '../concurrency/concurrency.constants';
 import type { Lease, LeaseHolder } from '../concurrency/lease';
@@ -11,6 +11,13 @@ import type { CallToolFrame } from './dto/client-frames';
 import { CallCancelledError, CallError, CallTimeoutError } from './gateway.errors';
 import { ToolCallsService } from './tool-calls.service';
 import type { ExecutionEvent, ToolExecution } from './tool-execution';
+
+interface Admitter {
+  acquire(holder: LeaseHolder, options: AdmissionOptions): Promise<Lease | undefined>;
+}
+
+/** Admission for a local call: granted at once, with no lease. */
+const NO_PERMIT: Admitter = { acquire: () => Promise.resolve(undefined) };
 
 /**
  * Every gateway message passes through here. Control messages pass without a
@@ -54,6 +61,7 @@ export class SemaphoreGuardInterceptor implements NestInterceptor {
       let work: Subscription | undefined;
       let deadline: NodeJS.Timeout | undefined;
       let torn = false;
+      let started = false;
       let outcome = 'abandoned';
 
       // The abort wins over a tool that ignores its signal: callers get the
@@ -65,19 +73,22 @@ export class SemaphoreGuardInterceptor implements NestInterceptor {
       }
       signal.addEventListener('abort', onAbort, { once: true });
 
+      // A local call (no model work) takes no permit: it must not queue behind,
+      // or hold a slot from, the calls that do talk to a provider.
       const holder = this.holderFor(execution);
-      this.admission
+      (execution.local ? NO_PERMIT : (this.admission as Admitter))
         .acquire(holder, {
           signal,
           onQueued: (position, waitingFor) => subscriber.next({ kind: 'queued', position, waitingFor }),
         })
         .then(
           (granted) => {
-            if (torn) return this.releaseLease(granted, execution);
+            if (torn) return granted && this.releaseLease(granted, execution);
             lease = granted;
-            execution.leaseHeld = true;
-            execution.startedAt = granted.acquiredAt;
-            execution.deadline = granted.acquiredAt + execution.timeoutSecs * 1000;
+            started = true;
+            execution.leaseHeld = granted !== undefined;
+            execution.startedAt = granted?.acquiredAt ?? Date.now();
+            execution.deadline = execution.startedAt + execution.timeoutSecs * 1000;
             deadline = setTimeout(
               () => execution.abort.abort(new CallTimeoutError(execution.timeoutSecs)),
               execution.deadline - execution.startedAt,
@@ -111,7 +122,7 @@ export class SemaphoreGuardInterceptor implements NestInterceptor {
         this.calls.unregister(execution);
         if (!execution.settled && !signal.aborted) execution.abort.abort(new CallCancelledError('All callers left'));
         if (outcome === 'abandoned' && signal.aborted) outcome = errorCode(signal.reason);
-        this.record(execution, outcome, lease !== undefined);
+        this.record(execution, outcome, started);
         if (lease) this.releaseLease(lease, execution);
       };
     });

@@ -72,9 +72,11 @@ export class ToolCallsService {
     // frame, answers with the same id the other frames carry.
     frame.request_id ??= randomUUID();
     const tool = this.registry.resolve(frame.name);
-    const prepared = this.registry.prepare(tool, this.registry.validateArguments(tool, frame.arguments ?? {}));
-    const args = prepared.args;
     const sessionId = conn.sessionId;
+    const prepared = this.registry.prepare(tool, this.registry.validateArguments(tool, frame.arguments ?? {}), {
+      sessionId,
+    });
+    const args = prepared.args;
     const seed: ParticipantSeed = {
       requestId: frame.request_id,
       replayable,
@@ -108,11 +110,15 @@ export class ToolCallsService {
     const timeoutSecs =
       prepared.timeoutSecs !== undefined ? Math.max(1, Math.ceil(prepared.timeoutSecs)) : this.timeoutFor(tool, args);
     const provider = prepared.provider ?? tool.options.provider ?? providerForModel(args.model);
-    const execution = new ToolExecution(tool, args, callKey, timeoutSecs, provider, {
-      requestId: seed.requestId,
-      sessionId,
-      conn,
-    });
+    const execution = new ToolExecution(
+      tool,
+      args,
+      callKey,
+      timeoutSecs,
+      provider,
+      { requestId: seed.requestId, sessionId, conn },
+      prepared.local === true,
+    );
     return { kind: 'run', execution, participant: seed };
   }
 

@@ -51,6 +51,8 @@ export class ToolExecution {
     readonly timeoutSecs: number,
     readonly provider: string | undefined,
     readonly origin: { requestId: string; sessionId: string; conn: ClientConnection },
+    /** Runs without a permit (no model call); see PreparedCall.local. */
+    readonly local = false,
   ) {
     this.whenSettled = new Promise((resolve) => (this.markSettled = resolve));
   }

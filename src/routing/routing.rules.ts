@@ -31,10 +31,23 @@ export function estimateTokens(chars: number): number {
   return Math.ceil(chars / 4);
 }
 
+/** Workflow tools whose model call (the final expert review, a consensus voice) wants the quality tier. */
+const EXPERT_TOOLS = new Set([
+  'analyze',
+  'codereview',
+  'debug',
+  'refactor',
+  'secaudit',
+  'testgen',
+  'precommit',
+  'consensus',
+]);
+
 /** The design's routing rules, in order. */
 export function primaryRoute(f: RouteFeatures, c: RoutingConfig): RouteChoice {
   if (f.long) return { tier: 'long', provider: 'KIMI', model: c.kimiLongContextModel, thinking: false };
-  if (f.tool === 'thinkdeep') return { tier: 'quality', provider: 'KIMI', model: c.kimiQualityModel, thinking: true };
+  if (f.tool === 'thinkdeep' || EXPERT_TOOLS.has(f.tool))
+    return { tier: 'quality', provider: 'KIMI', model: c.kimiQualityModel, thinking: true };
   if (f.tool.startsWith('kimi_')) return { tier: 'speed', provider: 'KIMI', model: c.kimiSpeedModel, thinking: false };
   if (f.tool === 'chat' && f.deep)
     return { tier: 'quality', provider: 'GLM', model: c.glmQualityModel, thinking: true };

@@ -2,7 +2,7 @@ import { Injectable, Logger, OnModuleInit } from '@nestjs/common';
 import { DiscoveryService } from '@nestjs/core';
 import Ajv, { ErrorObject, ValidateFunction } from 'ajv';
 import { ExaiTool } from './exai-tool.decorator';
-import type { ExaiToolHandler, ExaiToolOptions, PreparedCall } from './tool.types';
+import type { ExaiToolHandler, ExaiToolOptions, PrepareContext, PreparedCall } from './tool.types';
 import { InvalidArgumentsError, InvalidToolDefinitionError, ToolNotFoundError } from './tools.errors';
 import { nestsDeeperThan } from '../common/json-depth';
 
@@ -96,8 +96,8 @@ export class ToolRegistryService implements OnModuleInit {
   }
 
   /** Lets the tool resolve model, provider and deadline; tools without `prepare` run as called. */
-  prepare(tool: RegisteredTool, args: Record<string, unknown>): PreparedCall {
-    return tool.handler.prepare ? tool.handler.prepare(args) : { args };
+  prepare(tool: RegisteredTool, args: Record<string, unknown>, ctx: PrepareContext): PreparedCall {
+    return tool.handler.prepare ? tool.handler.prepare(args, ctx) : { args };
   }
 
   list(): ToolListing[] {

@@ -52,6 +52,17 @@ export interface PreparedCall {
   provider?: string;
   /** The call's deadline in seconds. */
   timeoutSecs?: number;
+  /**
+   * True when the call does no model or provider work (a workflow's local
+   * step): it runs without taking a permit, still under a deadline and an
+   * AbortSignal, and still ends in exactly one terminal frame.
+   */
+  local?: boolean;
+}
+
+/** What `prepare` knows about the caller. */
+export interface PrepareContext {
+  readonly sessionId: string;
 }
 
 /** Implemented by every class decorated with `@ExaiTool`. */
@@ -60,6 +71,6 @@ export interface ExaiToolHandler {
    * Optional: resolves model, provider and deadline before admission, so the
    * call takes the right permit. May throw InvalidArgumentsError.
    */
-  prepare?(args: Record<string, unknown>): PreparedCall;
+  prepare?(args: Record<string, unknown>, ctx: PrepareContext): PreparedCall;
   execute(args: Record<string, unknown>, ctx: ToolContext): Promise<ToolResult>;
 }

@@ -64,3 +64,14 @@ export async function startTestDaemon(
     close: () => app.close(),
   };
 }
+
+/** Daemon settings that point both real providers at a running simulator. */
+export function simulatorEnv(sim: { glmBaseUrl: string; kimiBaseUrl: string }): Record<string, string> {
+  return {
+    EXAI_PROVIDERS_MODE: 'real',
+    GLM_API_KEY: 'sim-glm-key',
+    KIMI_API_KEY: 'sim-kimi-key',
+    GLM_API_URL: sim.glmBaseUrl,
+    KIMI_API_URL: sim.kimiBaseUrl,
+  };
+}

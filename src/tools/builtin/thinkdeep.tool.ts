@@ -1,32 +1,59 @@
 import { Injectable } from '@nestjs/common';
 import { ExaiTool } from '../exai-tool.decorator';
 import { LlmCallService, textArg } from '../llm-call.service';
-import type { ExaiToolHandler, PreparedCall, ToolContext, ToolResult } from '../tool.types';
+import type { ExaiToolHandler, PrepareContext, PreparedCall, ToolContext, ToolResult } from '../tool.types';
+import { WorkflowEngine } from '../workflow/workflow-engine.service';
+import { workflowSchema } from '../workflow/workflow.schema';
+import { THINKDEEP, THINKDEEP_SYSTEM_PROMPT } from '../workflow/tools/thinkdeep.workflow';
 
-const SYSTEM_PROMPT =
-  'You are a senior engineer thinking a problem through. Reason step by step, question assumptions, and end with a clear conclusion and next steps.';
+const WORKFLOW_FIELDS = workflowSchema(THINKDEEP).properties as Record<string, Record<string, unknown>>;
 
+/** A call in the old workflow shape (step_number and friends) rather than today's `prompt` shape. */
+function isWorkflowCall(args: Record<string, unknown>): boolean {
+  return args.step_number !== undefined;
+}
+
+// Two shapes: today's {prompt} (one model call) and the old workflow's
+// {step, step_number, total_steps, next_step_required, findings, …}, which
+// pauses locally until its final step.
 @ExaiTool({
   name: 'thinkdeep',
-  description: 'Deep reasoning on a problem with a thinking model (Kimi quality model by default).',
+  description:
+    'Deep reasoning with a thinking model (Kimi quality model by default). Send {prompt} for one answer, or the workflow fields ' +
+    '(step, step_number, total_steps, next_step_required, findings) to reason in steps: intermediate steps answer at once with no ' +
+    'model call, the final one asks the thinking model to extend and test your reasoning.',
   inputSchema: {
     type: 'object',
     properties: {
-      prompt: { type: 'string', minLength: 1 },
-      step: { type: 'string', minLength: 1 },
-      findings: { type: 'string' },
-      model: { type: 'string', default: 'auto' },
-      use_websearch: { type: 'boolean', default: false },
-      continuation_id: { type: 'string' },
+      ...WORKFLOW_FIELDS,
+      prompt: {
+        type: 'string',
+        minLength: 1,
+        description: 'The question or problem to think through (one-call shape).',
+      },
+      step: {
+        ...WORKFLOW_FIELDS.step,
+        description: 'Workflow shape: this step’s description (or, alone, the question).',
+      },
+      findings: { type: 'string', maxLength: 50_000, description: 'What you have found so far.' },
+      model: { type: 'string', default: 'auto', description: 'Model to use; "auto" lets the routing rules choose.' },
+      use_websearch: { type: 'boolean', default: false, description: 'Let the model use the provider’s web search.' },
     },
     anyOf: [{ required: ['prompt'] }, { required: ['step'] }],
+    if: { required: ['step_number'] },
+    then: { required: ['step', 'step_number', 'total_steps', 'next_step_required', 'findings'] },
   },
+  cacheable: false,
 })
 @Injectable()
 export class ThinkDeepTool implements ExaiToolHandler {
-  constructor(private readonly llm: LlmCallService) {}
+  constructor(
+    private readonly llm: LlmCallService,
+    private readonly workflow: WorkflowEngine,
+  ) {}
 
-  prepare(args: Record<string, unknown>): PreparedCall {
+  prepare(args: Record<string, unknown>, ctx: PrepareContext): PreparedCall {
+    if (isWorkflowCall(args)) return this.workflow.prepare(THINKDEEP, args, ctx.sessionId);
     return this.llm.prepare('thinkdeep', args, {
       deep: true,
       web: args.use_websearch === true,
@@ -35,6 +62,7 @@ export class ThinkDeepTool implements ExaiToolHandler {
   }
 
   execute(args: Record<string, unknown>, ctx: ToolContext): Promise<ToolResult> {
+    if (isWorkflowCall(args)) return this.workflow.execute(THINKDEEP, args, ctx);
     const model = String(args.model);
     const prompt = [
       args.prompt ?? args.step,
@@ -46,7 +74,7 @@ export class ThinkDeepTool implements ExaiToolHandler {
       { model, provider: this.llm.providerFor(model), thinking: true, web: args.use_websearch === true },
       {
         prompt,
-        systemPrompt: SYSTEM_PROMPT,
+        systemPrompt: THINKDEEP_SYSTEM_PROMPT,
         continuationId: typeof args.continuation_id === 'string' ? args.continuation_id : undefined,
       },
       ctx,
