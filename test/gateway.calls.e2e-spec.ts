@@ -29,15 +29,27 @@ describe('call_tool lifecycle', () => {
     expect(res).not.toHaveProperty('request_id');
     const names = (res.tools as Array<{ name: string }>).map((t) => t.name).sort();
     expect(names).toEqual([
+      'analyze',
+      'challenge',
       'chat',
+      'codereview',
+      'consensus',
+      'debug',
+      'docgen',
       'glm_web_search',
       'kimi_chat_with_tools',
       'listmodels',
+      'planner',
+      'precommit',
+      'refactor',
+      'secaudit',
       'status',
       'test_echo',
       'test_fail',
       'test_gate',
+      'testgen',
       'thinkdeep',
+      'tracer',
       'version',
     ]);
     for (const t of res.tools as Array<Record<string, unknown>>) {
@@ -240,7 +252,7 @@ describe('call_tool lifecycle', () => {
     expect(res).toMatchObject({ op: 'health_res', ok: true });
     const health = res.health as Record<string, unknown>;
     // Every key of the reply is checked in health.e2e-spec.ts; here, the values this daemon's config sets.
-    expect(health.tool_count).toBe(10);
+    expect(health.tool_count).toBe(22);
     expect(health.global_capacity).toBe(64);
     expect(health.concurrency).toMatchObject({ capacity: { global: 64, session: 64, GLM: 2, KIMI: 3 } });
     expect(health.gateway).toMatchObject({ status: 'up' });
