@@ -70,11 +70,11 @@ export class WorkflowEngine {
       prepared = { args, provider: routed.provider, timeoutSecs: routed.timeoutSecs };
     } else {
       const c = consolidate(run);
-      const size = workSummary(c).length + c.initialRequest.length;
+      // The files are not read yet; their share is bounded by the model's file budget.
       prepared = this.llm.prepare(def.name, args, {
         deep: decision.deep,
         web: decision.web,
-        prompt: 'x'.repeat(Math.min(size, 4_000_000)),
+        prompt: `${c.initialRequest}\n${workSummary(c)}`,
       });
     }
     this.decisions.set(prepared.args, decision);
