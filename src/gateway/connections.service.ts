@@ -187,15 +187,22 @@ export class ConnectionsService {
   private limitPreHelloBytes(conn: ClientConnection, request: IncomingMessage): void {
     const raw = request.socket;
     const onData = (chunk: Buffer) => {
-      if (conn.phase !== 'awaiting_hello') {
+      if (conn.phase === 'ready') {
         raw.off('data', onData);
         return;
       }
       conn.preHelloBytes += chunk.length;
       if (conn.preHelloBytes <= this.config.maxHelloBytes) return;
-      raw.off('data', onData);
-      // Stop reading: what the peer still sends stays in the kernel, not in ws's buffers.
-      raw.pause();
+      if (conn.phase === 'closing') {
+        // Data after the refusal: never buffer it, whatever resumed the socket.
+        raw.off('data', onData);
+        conn.socket.terminate();
+        return;
+      }
+      // Stop reading (ws's own pause, which ws never undoes by itself): what
+      // the peer still sends stays in the kernel, not in ws's buffers, and
+      // our close frame still goes out.
+      conn.socket.pause();
       this.refusals.record('hello_too_large', conn.ip);
       this.refusePending(conn, CloseCode.MESSAGE_TOO_BIG, `hello larger than ${this.config.maxHelloBytes} bytes`);
     };
