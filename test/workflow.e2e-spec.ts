@@ -543,6 +543,73 @@ describe('workflow tools over the WebSocket, expert calls against the simulator'
     expect(chatRequests()).toHaveLength(0);
   });
 
+  it('promotes an expert that asks for more files to the answer’s status, and passes a JSON verdict through', async () => {
+    const ask = {
+      status: 'files_required_to_continue',
+      mandatory_instructions: 'send the caller',
+      files_needed: ['main.ts'],
+    };
+    sim.script('kimi', { content: JSON.stringify(ask) }, { content: '{"status":"no_bug_found","summary":"fine"}' });
+    const args = {
+      step: 'why does div misbehave',
+      step_number: 1,
+      total_steps: 1,
+      next_step_required: false,
+      findings: 'div returns Infinity',
+      relevant_files: [calc()],
+    };
+    const paused = await call(c, 'debug', args);
+    expect(paused.body.status).toBe('files_required_to_continue');
+    expect(JSON.parse(String(paused.body.content))).toEqual(ask);
+    expect(paused.body).not.toHaveProperty('expert_analysis');
+    const done = await call(c, 'debug', { ...args, continuation_id: paused.body.continuation_id });
+    expect(done.body).toMatchObject({
+      status: 'calling_expert_analysis',
+      expert_analysis: { status: 'no_bug_found', summary: 'fine' },
+    });
+    // The retried final step replaced step 1 instead of adding a second one.
+    expect(done.body.complete_investigation).toMatchObject({ steps_taken: 1 });
+    expect(messagesOf(chatRequests()[1]).map((m) => m.role)).toEqual(['system', 'user', 'assistant', 'user']);
+  });
+
+  it('precommit refuses a compare_to that git would read as an option, and a repository outside the roots', async () => {
+    const args = { step: 's', step_number: 1, total_steps: 1, next_step_required: false, findings: 'f', path: repo };
+    const option = await call(c, 'precommit', { ...args, compare_to: '--output=/tmp/pwned' });
+    expect(option.error?.message).toContain('compare_to "--output=/tmp/pwned" is not a plain git ref');
+    const outside = await call(c, 'precommit', { ...args, path: join(base, 'outside') });
+    expect(outside.error?.message).toContain('path: ');
+    expect(outside.error?.message).toContain('outside the readable folders');
+    const against = await call(c, 'precommit', { ...args, compare_to: 'HEAD~1' });
+    expect(against.error).toBeUndefined();
+    expect(userText(chatRequests()[0])).toContain('## Git: Changes against HEAD~1');
+    expect(userText(chatRequests()[0])).not.toContain('## Git: Staged changes');
+    expect(chatRequests()).toHaveLength(1);
+  });
+
+  it('with no file roots (EXAI_FILE_ROOTS=none), keeps paths as names and tells the expert their contents are unavailable', async () => {
+    const closed = await startTestDaemon({ ...simulatorEnv(sim), EXAI_FILE_ROOTS: 'none' });
+    try {
+      const x = await TestClient.ready(closed.url);
+      clients.push(x);
+      const r = await call(x, 'debug', {
+        step: 'remote agent',
+        step_number: 1,
+        total_steps: 1,
+        next_step_required: false,
+        findings: 'f',
+        relevant_files: ['/agent/machine/app.ts'],
+      });
+      expect(r.error).toBeUndefined();
+      expect(r.body.complete_investigation).toMatchObject({ relevant_files: ['/agent/machine/app.ts'] });
+      const prompt = userText(chatRequests()[0]);
+      expect(prompt).toContain('- /agent/machine/app.ts');
+      expect(prompt).toContain('this daemon reads no files (EXAI_FILE_ROOTS is empty)');
+      expect(prompt).not.toContain('--- BEGIN FILE');
+    } finally {
+      await closed.close();
+    }
+  });
+
   it('thinkdeep still answers today’s prompt shape with one model call', async () => {
     c.send({ op: 'call_tool', request_id: 'td', name: 'thinkdeep', arguments: { prompt: 'why is the sky blue?' } });
     const out = toolOutput(await c.result('td', 15_000));
