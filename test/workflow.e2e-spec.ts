@@ -256,6 +256,9 @@ describe('workflow tools over the WebSocket, expert calls against the simulator'
       expect(prompt).not.toContain('\\n');
       expect(systemText(requests[0]).length).toBeGreaterThan(100);
       expect((final.body.metadata as Body).model_used).toBe((requests[0].body as { model: string }).model);
+      if (t.tool === 'thinkdeep') {
+        expect(final.body).toMatchObject({ thinking_complete: true, complete_thinking: { steps_completed: 2 } });
+      }
     });
 
     it('settings given on a single final step reach the expert on that first call', async () => {

@@ -238,7 +238,11 @@ export class WorkflowEngine {
     c: Consolidated,
     base: Response,
   ): Response {
-    const response: Response = { ...base, next_call: this.echoCall(def, args, base) };
+    const response: Response = {
+      ...base,
+      next_call: this.echoCall(def, args, base),
+      ...(def.completionExtras?.(c, run) ?? {}),
+    };
     const summary = completionSummary(c);
     if (!def.expert) {
       const done = def.final?.(run, c, args);
@@ -341,6 +345,7 @@ export class WorkflowEngine {
       {
         ...response,
         status: 'calling_expert_analysis',
+        ...(def.completionExtras?.(c, run) ?? {}),
         [def.names.complete]: true,
         [def.names.completeKey]: completionSummary(c),
         expert_analysis: analysis,

@@ -140,6 +140,8 @@ export interface WorkflowDefinition {
   expert?: ExpertSpec;
   /** Extra per-step counts in the status object. */
   statusExtras?(c: Consolidated, run: ToolRun): Record<string, unknown>;
+  /** Extra fields of every completed final step (thinkdeep's `complete_thinking`). */
+  completionExtras?(c: Consolidated, run: ToolRun): Record<string, unknown>;
   /** Replaces the pause answer of an intermediate step (tracer's mode selection). */
   intermediate?(run: ToolRun, args: Record<string, unknown>): LocalCompletion | undefined;
   /** Fields of a final step completed locally (planner's plan, tracer's rendering guide). */

@@ -49,6 +49,17 @@ export const THINKDEEP: WorkflowDefinition = {
       analysis_focus: run.settings.focus_areas ?? [],
     },
   }),
+  completionExtras: (c) => ({
+    thinking_complete: true,
+    complete_thinking: {
+      steps_completed: c.stepsTaken,
+      final_confidence: c.confidence,
+      relevant_context: c.relevantContext,
+      key_findings: c.findings.map((f) => f.text),
+      issues_identified: c.issues,
+      files_analyzed: c.relevantFiles,
+    },
+  }),
   expert: {
     systemPrompt: THINKDEEP_SYSTEM_PROMPT,
     instruction:
