@@ -526,6 +526,16 @@ describe('workflow tools over the WebSocket, expert calls against the simulator'
       use_assistant_model: false,
     });
     expect(bare.body.complete_investigation).toMatchObject({ relevant_files: [calc()] });
+    const inline = await call(c, 'debug', {
+      step: 's',
+      step_number: 1,
+      total_steps: 1,
+      next_step_required: false,
+      findings: 'f',
+      images: ['data:image/png;base64,iVBORw0KGgo='],
+      use_assistant_model: false,
+    });
+    expect(inline.body.investigation_status).toMatchObject({ images_collected: 1 });
     const noFiles = await call(c, 'codereview', {
       step: 's',
       step_number: 1,

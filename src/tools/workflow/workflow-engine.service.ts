@@ -161,7 +161,9 @@ export class WorkflowEngine {
     if (this.files.roots.length === 0) return out;
     for (const field of ['relevant_files', 'files_checked', 'images', ...(def.pathFields ?? [])]) {
       const v = args[field];
-      const list = typeof v === 'string' ? [v] : Array.isArray(v) ? (v as string[]) : [];
+      let list = typeof v === 'string' ? [v] : Array.isArray(v) ? (v as string[]) : [];
+      // Inline images (data: URLs) carry their bytes with them: there is no path to check.
+      if (field === 'images') list = list.filter((p) => !p.startsWith('data:'));
       if (list.length > 0) out.set(field, await this.files.check(list, field));
     }
     return out;
