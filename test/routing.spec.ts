@@ -30,6 +30,15 @@ describe('routing rules', () => {
     ['glm_web_search', f('glm_web_search', { web: true }), 'GLM', 'glm-4.5-flash', false],
     ['a prompt over the GLM window', f('chat', { long: true }), 'KIMI', 'kimi-k2-0905-preview', false],
     ['a long thinkdeep prompt', f('thinkdeep', { long: true }), 'KIMI', 'kimi-k2-0905-preview', false],
+    [
+      'a workflow expert call (codereview)',
+      f('codereview', { deep: true, web: true }),
+      'KIMI',
+      'kimi-k2-thinking',
+      true,
+    ],
+    ['a consensus model given as auto', f('consensus'), 'KIMI', 'kimi-k2-thinking', true],
+    ['planner never routes a model, so it is an ordinary tool', f('planner'), 'GLM', 'glm-4.5-flash', false],
   ])('%s', (_label, features, provider, model, thinking) => {
     expect(primaryRoute(features, config)).toMatchObject({ provider, model, thinking });
   });
