@@ -135,6 +135,17 @@ describe('exai CLI', () => {
       expect(run.stderr).not.toContain('\r');
     });
 
+    it('flags an answer served from the result cache on stderr, leaving stdout the answer alone', async () => {
+      // One session across both runs: the cache is per session by default.
+      const sessionEnv = { ...env, EXAI_SESSION_ID: 'cli-cache' };
+      const first = await cli(['call', 'test_echo', '--arg', 'text=cache me'], sessionEnv);
+      const second = await cli(['call', 'test_echo', '--arg', 'text=cache me'], sessionEnv);
+      expect(first).toMatchObject({ code: 0, stdout: 'cache me\n' });
+      expect(first.stderr).not.toContain('from_cache');
+      expect(second).toMatchObject({ code: 0, stdout: 'cache me\n' });
+      expect(second.stderr).toContain('[from_cache] Served from the EXAI result cache');
+    });
+
     it('takes the whole arguments object from --json', async () => {
       const run = await cli(['call', 'test_echo', '--json', '{"text":"from json"}'], env);
       expect(run).toMatchObject({ code: 0, stdout: 'from json\n' });

@@ -5,6 +5,7 @@ import { waitFor } from './support/wait';
 describe('call_tool lifecycle', () => {
   let daemon: TestDaemon;
   let c: TestClient;
+  let session: string;
   beforeAll(async () => {
     // Limits wide enough that admission never queues here; the concurrency
     // suites cover queueing.
@@ -16,9 +17,8 @@ describe('call_tool lifecycle', () => {
   });
   afterAll(() => daemon.close());
   beforeEach(async () => {
-    c = await TestClient.ready(daemon.url, {
-      session_id: `s-${expect.getState().currentTestName?.length}-${Date.now()}`,
-    });
+    session = `s-${expect.getState().currentTestName?.length}-${Date.now()}`;
+    c = await TestClient.ready(daemon.url, { session_id: session });
   });
   afterEach(() => c.close());
 
@@ -154,10 +154,11 @@ describe('call_tool lifecycle', () => {
     expect(daemon.probe.runs.get('test_echo')).toBe(before + 1);
   });
 
-  it('joins an identical in-flight call and gives the joiner the same outputs', async () => {
+  it('joins an identical in-flight call of the same session and gives the joiner the same outputs', async () => {
     const before = daemon.probe.runs.get('test_echo') ?? 0;
     const args = { text: 'coalesce', delay_ms: 300 };
-    const other = await TestClient.ready(daemon.url);
+    // Another connection of the same session (sessions share nothing by default: sessions.e2e-spec.ts).
+    const other = await TestClient.ready(daemon.url, { session_id: session });
     c.send({ op: 'call_tool', request_id: 'orig', name: 'test_echo', arguments: args });
     await c.next((f) => f.op === 'call_tool_ack' && f.request_id === 'orig');
     other.send({ op: 'call_tool', request_id: 'join', name: 'test_echo', arguments: args });
@@ -190,7 +191,7 @@ describe('call_tool lifecycle', () => {
   });
 
   it('a joiner keeps the run alive when the originator cancels', async () => {
-    const other = await TestClient.ready(daemon.url);
+    const other = await TestClient.ready(daemon.url, { session_id: session });
     c.send({ op: 'call_tool', request_id: 'o', name: 'test_echo', arguments: { text: 'shared', delay_ms: 400 } });
     await c.next((f) => f.op === 'call_tool_ack');
     other.send({ op: 'call_tool', request_id: 'j', name: 'test_echo', arguments: { text: 'shared', delay_ms: 400 } });

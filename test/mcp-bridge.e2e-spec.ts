@@ -72,6 +72,19 @@ describe('exai-mcp: the stdio MCP bridge, driven by the MCP SDK client', () => {
     expect(notes).toEqual(expect.arrayContaining(['accepted', 'sleeping 200ms']));
   });
 
+  it('flags an answer served from the result cache, for the agent (a text block) and the host (_meta)', async () => {
+    const first = await client.callTool({ name: 'test_echo', arguments: { text: 'once only' } });
+    const second = await client.callTool({ name: 'test_echo', arguments: { text: 'once only' } });
+    expect(first.content).toEqual([{ type: 'text', text: 'once only' }]);
+    expect(first._meta).toBeUndefined();
+    expect(second.content).toEqual([
+      { type: 'text', text: 'once only' },
+      { type: 'text', text: expect.stringMatching(/^\[from_cache\] Served from the EXAI result cache/) as unknown },
+    ]);
+    expect(second._meta).toEqual({ 'exai/from_cache': true });
+    expect(second.isError).toBeFalsy();
+  });
+
   it('returns tool errors as isError with the code, and OVER_CAPACITY with its retry time', async () => {
     const failed = await client.callTool({ name: 'test_fail', arguments: { message: 'boom' } });
     expect(failed.isError).toBe(true);

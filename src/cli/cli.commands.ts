@@ -1,6 +1,6 @@
 import { readPackageInfo } from '../common/package-info';
 import { readClientConfig, type ClientConfig } from '../client/client.config';
-import { ExaiClient, type ProgressInfo } from '../client/exai-client';
+import { ExaiClient, FROM_CACHE_NOTE, type ProgressInfo } from '../client/exai-client';
 import { buildCallArguments, parseCommand, parseInterval } from './cli.args';
 import { CliError, CliUsageError, EXIT_CODES, toCliError, type ExitCode } from './cli.errors';
 import { fetchCallCounts, metricsUrl, type CallCount } from './cli.metrics';
@@ -132,6 +132,8 @@ async function call(argv: string[], io: CliIo): Promise<ExitCode> {
   });
   const output = values.raw ? result.text : result.content;
   io.stdout.write(output.endsWith('\n') ? output : `${output}\n`);
+  // On stderr, so a script reading stdout gets the answer alone.
+  if (result.fromCache) io.stderr.write(`${FROM_CACHE_NOTE}\n`);
   return EXIT_CODES.OK;
 }
 

@@ -27,8 +27,13 @@ export interface CallSuccess {
   /** The ToolOutput `content`, when the output is the daemon's ToolOutput JSON. */
   content: string;
   metadata?: Record<string, unknown>;
+  /** The daemon answered from its result cache (`from_cache`): the tool did not run again. */
   fromCache: boolean;
 }
+
+/** How the CLI and the MCP bridge tell a person or an agent that an answer came from the cache. */
+export const FROM_CACHE_NOTE =
+  '[from_cache] Served from the EXAI result cache: an identical earlier call of this session already ran; the tool did not run again.';
 
 /** A call that ended with a `call_tool_res` error frame (or never got one). */
 export class ExaiCallError extends Error {

@@ -1,11 +1,18 @@
 import { registerAs } from '@nestjs/config';
-import { IsBoolean, IsInt, IsString, Matches, Max, Min, ValidateBy, ValidationArguments } from 'class-validator';
+import { IsBoolean, IsIn, IsInt, IsString, Matches, Max, Min, ValidateBy, ValidationArguments } from 'class-validator';
 import { EnvBool, EnvInt, EnvList } from '../config/env.transforms';
 import { parseEnv } from '../config/validate-config';
 
 export function isLoopbackHost(host: string): boolean {
   return host === 'localhost' || host === '::1' || host === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(host);
 }
+
+/**
+ * Who may be served a finished result or join a running call of another
+ * caller: callers of the same session (the default), anyone, or nobody.
+ */
+export const RESULT_CACHE_SCOPES = ['session', 'global', 'off'] as const;
+export type ResultCacheScope = (typeof RESULT_CACHE_SCOPES)[number];
 
 /** An empty token means no auth, which is refused off loopback unless explicitly allowed. */
 function TokenRequiredOffLoopback(): PropertyDecorator {
@@ -133,6 +140,14 @@ export class GatewayEnv {
   @IsString({ each: true })
   EXAI_WS_DISABLE_COALESCE_FOR_TOOLS: string[] = [];
 
+  @IsIn(RESULT_CACHE_SCOPES)
+  EXAI_RESULT_CACHE_SCOPE: string = 'session';
+
+  @EnvList()
+  @IsString({ each: true })
+  @Matches(/^[^\s/@]+$/, { each: true, message: 'must be host names without port, path or credentials' })
+  EXAI_HTTP_ALLOWED_HOSTS: string[] = [];
+
   @EnvInt()
   @IsInt()
   @Min(1)
@@ -176,6 +191,9 @@ export interface GatewayConfig {
   resultCacheMaxEntries: number;
   resultCacheMaxBytes: number;
   disableCoalesceFor: string[];
+  resultCacheScope: ResultCacheScope;
+  /** Extra Host header names the HTTP endpoints answer to, lower case. */
+  httpAllowedHosts: string[];
   progressIntervalMs: number;
   compatText: boolean;
   toolTimeoutSecs: number;
@@ -207,6 +225,8 @@ export function toGatewayConfig(env: GatewayEnv): GatewayConfig {
     resultCacheMaxEntries: env.EXAI_WS_RESULT_CACHE_MAX_ENTRIES,
     resultCacheMaxBytes: env.EXAI_RESULT_CACHE_MAX_BYTES,
     disableCoalesceFor: env.EXAI_WS_DISABLE_COALESCE_FOR_TOOLS,
+    resultCacheScope: env.EXAI_RESULT_CACHE_SCOPE as ResultCacheScope,
+    httpAllowedHosts: env.EXAI_HTTP_ALLOWED_HOSTS.map((h) => h.toLowerCase()),
     progressIntervalMs: env.EXAI_WS_PROGRESS_INTERVAL_SECS * 1000,
     compatText: env.EXAI_WS_COMPAT_TEXT,
     toolTimeoutSecs: env.EXAI_TOOL_TIMEOUT_SECS,

@@ -67,6 +67,27 @@ export class RateLimitedCallError extends CallError {
   }
 }
 
+/**
+ * A call sent under the request_id of a different call of the same session
+ * that is still running: frames and `cancel` are addressed by that id, so two
+ * live calls cannot share it.
+ */
+export class RequestIdInUseError extends CallError {
+  constructor(
+    readonly requestId: string,
+    readonly runningTool: string,
+  ) {
+    super(
+      CallErrorCode.INVALID_ARGUMENTS,
+      `request_id "${requestId.slice(0, 128)}" is in use by a running ${runningTool} call with other arguments in this session; send this call with a new request_id`,
+    );
+  }
+
+  override wireFields(): Record<string, unknown> {
+    return { details: { request_id: this.requestId.slice(0, 128), running_tool: this.runningTool } };
+  }
+}
+
 /** A frame that is answered with `{"op":"error","message"}` instead of a call result. */
 export class FrameError extends Error {
   constructor(readonly wireMessage: string) {

@@ -4,14 +4,22 @@ import { TtlLru } from '../common/ttl-lru';
 import { gatewayConfig } from './gateway.config';
 import type { CallToolResultFrame, TextOutput } from './dto/server-frames';
 
+/** A finished call kept for replay, with what identifies the call it answered. */
+export interface StoredReplay {
+  /** Tool and arguments of the call (see ToolCallsService): a replay must match them. */
+  fingerprint: string;
+  frame: CallToolResultFrame;
+}
+
 /**
  * Replay of finished calls by (session, request_id), and the result cache of
- * identical calls by call key. Only successes are stored: a failed call that
- * is retried with the same id runs again.
+ * identical calls by call key (scoped by the caller, see ToolCallsService).
+ * Only successes are stored: a failed call that is retried with the same id
+ * runs again.
  */
 @Injectable()
 export class ResultCacheService {
-  private readonly replays: TtlLru<string, CallToolResultFrame>;
+  private readonly replays: TtlLru<string, StoredReplay>;
   private readonly results: TtlLru<string, TextOutput[]>;
 
   constructor(@Inject(gatewayConfig.KEY) config: ConfigType<typeof gatewayConfig>) {
@@ -19,7 +27,8 @@ export class ResultCacheService {
     const maxBytes = config.resultCacheMaxBytes;
     this.replays = new TtlLru(config.resultCacheMaxEntries * 4, config.resultTtlMs, Date.now, {
       maxBytes,
-      sizeOf: (key, frame) => key.length + textBytes(frame.outputs) + (frame.text?.length ?? 0),
+      sizeOf: (key, { fingerprint, frame }) =>
+        key.length + fingerprint.length + textBytes(frame.outputs) + (frame.text?.length ?? 0),
     });
     this.results = new TtlLru(config.resultCacheMaxEntries, config.resultTtlMs, Date.now, {
       maxBytes,
@@ -32,12 +41,12 @@ export class ResultCacheService {
     return { results: this.results.bytes, replays: this.replays.bytes };
   }
 
-  replay(sessionId: string, requestId: string): CallToolResultFrame | undefined {
+  replay(sessionId: string, requestId: string): StoredReplay | undefined {
     return this.replays.get(this.replayKey(sessionId, requestId));
   }
 
-  storeReplay(sessionId: string, frame: CallToolResultFrame): void {
-    this.replays.set(this.replayKey(sessionId, frame.request_id), frame);
+  storeReplay(sessionId: string, fingerprint: string, frame: CallToolResultFrame): void {
+    this.replays.set(this.replayKey(sessionId, frame.request_id), { fingerprint, frame });
   }
 
   cachedOutputs(callKey: string): TextOutput[] | undefined {

@@ -5,13 +5,14 @@ import { defer, EMPTY, from, Observable, ReplaySubject, share, Subscription } fr
 import { filter, map, tap } from 'rxjs/operators';
 import type { WebSocket } from 'ws';
 import { stableJson } from '../common/stable-json';
+import { MetricsService } from '../metrics/metrics.service';
 import { ToolRegistryService, RegisteredTool } from '../tools/tool-registry.service';
 import type { ProgressLevel, ToolOutput, ToolResult } from '../tools/tool.types';
 import type { ClientConnection } from './client-connection';
 import { ConnectionsService } from './connections.service';
 import type { CallToolFrame } from './dto/client-frames';
 import { CallFrame, CallToolResultFrame, epochSeconds, TextOutput } from './dto/server-frames';
-import { CallCancelledError, InvalidMessageError, UnknownRequestError } from './gateway.errors';
+import { CallCancelledError, InvalidMessageError, RequestIdInUseError, UnknownRequestError } from './gateway.errors';
 import { gatewayConfig } from './gateway.config';
 import { ResultCacheService } from './result-cache.service';
 import { CallParticipant, ExecutionEvent, ToolExecution } from './tool-execution';
@@ -40,6 +41,7 @@ interface ParticipantSeed {
   conn: ClientConnection;
   sessionId: string;
   toolName: string;
+  fingerprint: string;
 }
 
 @Injectable()
@@ -58,6 +60,7 @@ export class ToolCallsService {
     private readonly registry: ToolRegistryService,
     private readonly connections: ConnectionsService,
     private readonly results: ResultCacheService,
+    private readonly metrics: MetricsService,
   ) {}
 
   /**
@@ -72,35 +75,40 @@ export class ToolCallsService {
     // frame, answers with the same id the other frames carry.
     frame.request_id ??= randomUUID();
     const tool = this.registry.resolve(frame.name);
+    const validated = this.registry.validateArguments(tool, frame.arguments ?? {});
     const sessionId = conn.sessionId;
-    const prepared = this.registry.prepare(tool, this.registry.validateArguments(tool, frame.arguments ?? {}), {
-      sessionId,
-    });
-    const args = prepared.args;
     const seed: ParticipantSeed = {
       requestId: frame.request_id,
       replayable,
       conn,
       sessionId,
       toolName: tool.name,
+      fingerprint: this.digest(tool.name, validated),
     };
 
+    // Before prepare(): a retry is answered as it was, even if routing would
+    // now pick another model or its thread has expired since.
     if (seed.replayable) {
       const replay = this.results.replay(sessionId, seed.requestId);
-      if (replay) return { kind: 'immediate', frame: replay };
+      // A finished id reused for another call runs that call (protocol.md).
+      if (replay?.fingerprint === seed.fingerprint) return { kind: 'immediate', frame: replay.frame };
       const running = this.bySession.get(sessionId)?.get(seed.requestId);
-      if (running) {
-        const execution = this.executionOf(running);
-        if (execution) return { kind: 'join', execution, participant: seed };
+      if (running && running.fingerprint !== seed.fingerprint) {
+        throw new RequestIdInUseError(seed.requestId, running.toolName);
       }
+      const execution = running && this.executionOf(running);
+      if (execution) return { kind: 'join', execution, participant: seed };
     }
 
-    const callKey = this.coalescible(tool) ? this.callKey(tool, args) : undefined;
+    const prepared = this.registry.prepare(tool, validated, { sessionId });
+    const args = prepared.args;
+    const callKey = this.shareKey(tool, args, sessionId);
     if (callKey) {
       const outputs = this.results.cachedOutputs(callKey);
       if (outputs) {
         const hit: CallToolResultFrame = { ...this.resultFrame(seed.requestId, outputs), from_cache: true };
-        if (seed.replayable) this.results.storeReplay(sessionId, hit);
+        if (seed.replayable) this.results.storeReplay(sessionId, seed.fingerprint, hit);
+        this.metrics.calls.inc({ tool: tool.name, outcome: 'cached' });
         return { kind: 'immediate', frame: hit };
       }
       const running = this.byKey.get(callKey);
@@ -281,7 +289,7 @@ export class ToolCallsService {
         };
       case 'result': {
         const frame = this.resultFrame(p.requestId, ev.outputs);
-        if (p.replayable) this.results.storeReplay(p.sessionId, frame);
+        if (p.replayable) this.results.storeReplay(p.sessionId, p.fingerprint, frame);
         return frame;
       }
     }
@@ -303,12 +311,28 @@ export class ToolCallsService {
     return { type: 'text', text: JSON.stringify(output) };
   }
 
-  private coalescible(tool: RegisteredTool): boolean {
-    return tool.options.cacheable !== false && !this.config.disableCoalesceFor.includes(tool.name);
+  /**
+   * The key under which this call may be served from the result cache or join
+   * an identical running call, or undefined when it must run on its own: the
+   * scope is off, the tool's answer changes between calls, it continues a
+   * conversation (each turn must reach the model and advance the thread), or
+   * it asks for sampling (temperature above 0).
+   */
+  private shareKey(tool: RegisteredTool, args: Record<string, unknown>, sessionId: string): string | undefined {
+    const scope = this.config.resultCacheScope;
+    if (scope === 'off' || tool.options.cacheable === false) return undefined;
+    if (this.config.disableCoalesceFor.includes(tool.name)) return undefined;
+    if (typeof args.continuation_id === 'string' && args.continuation_id !== '') return undefined;
+    if (typeof args.temperature === 'number' && args.temperature > 0) return undefined;
+    return this.digest(tool.name, args, scope === 'session' ? sessionId : undefined);
   }
 
-  private callKey(tool: RegisteredTool, args: Record<string, unknown>): string {
-    return createHash('sha256').update(tool.name).update('\0').update(stableJson(args)).digest('hex');
+  private digest(toolName: string, args: Record<string, unknown>, sessionId?: string): string {
+    // JSON keeps the parts unambiguous whatever characters they contain.
+    return createHash('sha256')
+      .update(JSON.stringify([sessionId ?? null, toolName]))
+      .update(stableJson(args))
+      .digest('hex');
   }
 
   private timeoutFor(tool: RegisteredTool, args: Record<string, unknown>): number {

@@ -20,6 +20,8 @@ export interface CallParticipant {
   readonly conn: ClientConnection;
   readonly sessionId: string;
   readonly toolName: string;
+  /** Identifies the call (tool and arguments), so an id is replayed or joined only by the same call. */
+  readonly fingerprint: string;
   readonly joined: boolean;
   cancel(reason: Error): void;
 }

@@ -1,7 +1,7 @@
 import { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { CallToolRequestSchema, CallToolResult, ListToolsRequestSchema } from '@modelcontextprotocol/sdk/types.js';
-import { ExaiCallError, ExaiClient, ProgressInfo } from '../client/exai-client';
+import { ExaiCallError, ExaiClient, FROM_CACHE_NOTE, ProgressInfo } from '../client/exai-client';
 import { readPackageInfo } from '../common/package-info';
 
 export type BridgeLog = (message: string) => void;
@@ -50,7 +50,15 @@ export class McpBridge {
       };
       try {
         const result = await this.client.callTool(name, args, { signal: extra.signal, onProgress });
-        return { content: [{ type: 'text', text: result.content }] };
+        if (!result.fromCache) return { content: [{ type: 'text', text: result.content }] };
+        // A second text block, so the agent reads it too; _meta for hosts that look.
+        return {
+          content: [
+            { type: 'text', text: result.content },
+            { type: 'text', text: FROM_CACHE_NOTE },
+          ],
+          _meta: { 'exai/from_cache': true },
+        };
       } catch (err) {
         return { content: [{ type: 'text', text: describeError(err) }], isError: true };
       }

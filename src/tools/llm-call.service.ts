@@ -62,17 +62,29 @@ export class LlmCallService {
    * Resolves the model (explicit, or routed for `auto`) and sizes the deadline
    * by request kind. Runs before admission, so the call takes the permit of
    * the provider that will serve it.
+   * @throws UnknownContinuationError for a continuation_id that is not the caller's thread.
    */
   prepare(
     tool: string,
     args: Record<string, unknown>,
-    options: { deep: boolean; web: boolean; prompt: string },
+    options: {
+      deep: boolean;
+      web: boolean;
+      prompt: string;
+      sessionId: string;
+      /** False when the tool minted the continuation_id itself (workflow threads): no turn may exist yet. */
+      threadMustExist?: boolean;
+    },
   ): PreparedCall {
+    // Checked even when the model is explicit: another session's thread must
+    // fail here, before the result cache, coalescing or admission see the call.
+    const history =
+      options.threadMustExist === false
+        ? this.threads.historyOrNew(continuationOf(args), options.sessionId)
+        : this.threads.history(continuationOf(args), options.sessionId);
     let model: string;
     let thinking: boolean;
-    const historyChars = this.threads
-      .history(typeof args.continuation_id === 'string' ? args.continuation_id : undefined)
-      .reduce((n, m) => n + m.content.length, 0);
+    const historyChars = history.reduce((n, m) => n + m.content.length, 0);
     const promptTokens = estimateTokens(options.prompt.length + textArg(args.system_prompt).length + historyChars);
     if (isExplicitModel(args.model)) {
       model = args.model;
@@ -112,7 +124,9 @@ export class LlmCallService {
   }
 
   async run(plan: LlmCallPlan, input: LlmCallInput, ctx: ToolContext): Promise<ToolResult> {
-    const history = this.threads.history(input.continuationId);
+    // prepare() already refused a caller's unknown id; here a thread may be
+    // new (minted by a workflow) or evicted since, never another session's.
+    const history = this.threads.historyOrNew(input.continuationId, ctx.sessionId);
     const user: LlmMessage = { role: 'user', content: input.prompt };
     const messages: LlmMessage[] = [
       ...(input.systemPrompt ? [{ role: 'system' as const, content: input.systemPrompt }] : []),
@@ -126,7 +140,7 @@ export class LlmCallService {
       { model: plan.model, messages, webSearch: plan.web, thinking: plan.thinking, temperature: input.temperature },
       { signal: ctx.signal, deadline: ctx.deadline, onProgress: (m) => ctx.progress(m) },
     );
-    const continuationId = this.threads.append(input.continuationId, user, {
+    const continuationId = this.threads.append(input.continuationId, ctx.sessionId, user, {
       role: 'assistant',
       content: result.content,
     });
@@ -158,6 +172,11 @@ export class LlmCallService {
 /** A string argument, or '' when absent (schemas already checked the type). */
 export function textArg(value: unknown): string {
   return typeof value === 'string' ? value : '';
+}
+
+/** The thread a call continues, or undefined for a new one. */
+export function continuationOf(args: Record<string, unknown>): string | undefined {
+  return typeof args.continuation_id === 'string' && args.continuation_id !== '' ? args.continuation_id : undefined;
 }
 
 /** A model the caller named, as opposed to `auto` or nothing. */

@@ -25,6 +25,23 @@ export class InvalidArgumentsError extends CallError {
   }
 }
 
+/** Longest part of a client-supplied id quoted back in a message. */
+const QUOTED_ID_MAX = 128;
+
+/**
+ * A `continuation_id` that is not a live thread of the caller's session:
+ * expired, never issued, or another session's (the message does not say which).
+ */
+export class UnknownContinuationError extends InvalidArgumentsError {
+  constructor(continuationId: string) {
+    const shown = continuationId.slice(0, QUOTED_ID_MAX);
+    super(
+      `unknown continuation_id "${shown}": no live conversation of this session has that id (threads expire after 3 h); omit continuation_id to start a new one`,
+      { continuation_id: shown },
+    );
+  }
+}
+
 export class InvalidToolDefinitionError extends Error {
   constructor(tool: string, why: string) {
     super(`Tool "${tool}" cannot be registered: ${why}`);

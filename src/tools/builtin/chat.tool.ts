@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { ExaiTool } from '../exai-tool.decorator';
-import { LlmCallService, textArg } from '../llm-call.service';
-import type { ExaiToolHandler, PreparedCall, ToolContext, ToolResult } from '../tool.types';
+import { continuationOf, LlmCallService, textArg } from '../llm-call.service';
+import type { ExaiToolHandler, PrepareContext, PreparedCall, ToolContext, ToolResult } from '../tool.types';
 
 export const THINKING_MODES = ['minimal', 'low', 'medium', 'high', 'max'] as const;
 const DEEP_MODES = new Set(['medium', 'high', 'max']);
@@ -29,11 +29,12 @@ const DEEP_MODES = new Set(['medium', 'high', 'max']);
 export class ChatTool implements ExaiToolHandler {
   constructor(private readonly llm: LlmCallService) {}
 
-  prepare(args: Record<string, unknown>): PreparedCall {
+  prepare(args: Record<string, unknown>, ctx: PrepareContext): PreparedCall {
     return this.llm.prepare('chat', args, {
       deep: DEEP_MODES.has(String(args.thinking_mode)),
       web: args.use_websearch === true,
       prompt: `${textArg(args.system_prompt)}${String(args.prompt)}`,
+      sessionId: ctx.sessionId,
     });
   }
 
@@ -51,7 +52,7 @@ export class ChatTool implements ExaiToolHandler {
         prompt: String(args.prompt),
         systemPrompt: typeof args.system_prompt === 'string' ? args.system_prompt : undefined,
         temperature: typeof args.temperature === 'number' ? args.temperature : undefined,
-        continuationId: typeof args.continuation_id === 'string' ? args.continuation_id : undefined,
+        continuationId: continuationOf(args),
       },
       ctx,
     );

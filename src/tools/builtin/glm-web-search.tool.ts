@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { ExaiTool } from '../exai-tool.decorator';
 import { isExplicitModel, LlmCallService } from '../llm-call.service';
-import type { ExaiToolHandler, PreparedCall, ToolContext, ToolResult } from '../tool.types';
+import type { ExaiToolHandler, PrepareContext, PreparedCall, ToolContext, ToolResult } from '../tool.types';
 import { InvalidArgumentsError } from '../tools.errors';
 
 @ExaiTool({
@@ -20,8 +20,13 @@ import { InvalidArgumentsError } from '../tools.errors';
 export class GlmWebSearchTool implements ExaiToolHandler {
   constructor(private readonly llm: LlmCallService) {}
 
-  prepare(args: Record<string, unknown>): PreparedCall {
-    const prepared = this.llm.prepare('glm_web_search', args, { deep: false, web: true, prompt: String(args.query) });
+  prepare(args: Record<string, unknown>, ctx: PrepareContext): PreparedCall {
+    const prepared = this.llm.prepare('glm_web_search', args, {
+      deep: false,
+      web: true,
+      prompt: String(args.query),
+      sessionId: ctx.sessionId,
+    });
     // An explicit model must be GLM's; `auto` may fall back to Kimi's search when GLM is down.
     if (isExplicitModel(args.model) && prepared.provider !== 'GLM') {
       throw new InvalidArgumentsError(`glm_web_search needs a GLM model, not "${String(prepared.args.model)}"`, {

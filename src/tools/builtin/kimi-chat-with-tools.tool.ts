@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { ExaiTool } from '../exai-tool.decorator';
 import { isExplicitModel, LlmCallService, textArg } from '../llm-call.service';
-import type { ExaiToolHandler, PreparedCall, ToolContext, ToolResult } from '../tool.types';
+import type { ExaiToolHandler, PrepareContext, PreparedCall, ToolContext, ToolResult } from '../tool.types';
 import { InvalidArgumentsError } from '../tools.errors';
 
 @ExaiTool({
@@ -23,11 +23,12 @@ import { InvalidArgumentsError } from '../tools.errors';
 export class KimiChatWithToolsTool implements ExaiToolHandler {
   constructor(private readonly llm: LlmCallService) {}
 
-  prepare(args: Record<string, unknown>): PreparedCall {
+  prepare(args: Record<string, unknown>, ctx: PrepareContext): PreparedCall {
     const prepared = this.llm.prepare('kimi_chat_with_tools', args, {
       deep: false,
       web: args.use_websearch !== false,
       prompt: `${textArg(args.system_prompt)}${String(args.prompt)}`,
+      sessionId: ctx.sessionId,
     });
     // An explicit model must be Kimi's; `auto` may fall back to GLM when Kimi is down.
     if (isExplicitModel(args.model) && prepared.provider !== 'KIMI') {

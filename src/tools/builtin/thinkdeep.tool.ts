@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { ExaiTool } from '../exai-tool.decorator';
-import { LlmCallService, textArg } from '../llm-call.service';
+import { continuationOf, LlmCallService, textArg } from '../llm-call.service';
 import type { ExaiToolHandler, PrepareContext, PreparedCall, ToolContext, ToolResult } from '../tool.types';
 import { WorkflowEngine } from '../workflow/workflow-engine.service';
 import { workflowSchema } from '../workflow/workflow.schema';
@@ -58,6 +58,7 @@ export class ThinkDeepTool implements ExaiToolHandler {
       deep: true,
       web: args.use_websearch === true,
       prompt: `${textArg(args.prompt) || textArg(args.step)}${textArg(args.findings)}`,
+      sessionId: ctx.sessionId,
     });
   }
 
@@ -75,7 +76,7 @@ export class ThinkDeepTool implements ExaiToolHandler {
       {
         prompt,
         systemPrompt: THINKDEEP_SYSTEM_PROMPT,
-        continuationId: typeof args.continuation_id === 'string' ? args.continuation_id : undefined,
+        continuationId: continuationOf(args),
       },
       ctx,
     );

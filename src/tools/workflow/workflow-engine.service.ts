@@ -65,7 +65,11 @@ export class WorkflowEngine {
     if (decision.kind === 'local') {
       prepared = { args, local: true };
     } else if (decision.kind === 'consult') {
-      const routed = this.llm.prepare(def.name, { model: decision.model }, { deep: false, web: false, prompt: '' });
+      const routed = this.llm.prepare(
+        def.name,
+        { model: decision.model },
+        { deep: false, web: false, prompt: '', sessionId },
+      );
       decision.model = String(routed.args.model);
       prepared = { args, provider: routed.provider, timeoutSecs: routed.timeoutSecs };
     } else {
@@ -75,6 +79,9 @@ export class WorkflowEngine {
         deep: decision.deep,
         web: decision.web,
         prompt: `${c.initialRequest}\n${workSummary(c)}`,
+        sessionId,
+        // The id names this workflow's own thread (checked above), not a chat conversation.
+        threadMustExist: false,
       });
     }
     this.decisions.set(prepared.args, decision);
