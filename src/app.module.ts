@@ -1,8 +1,10 @@
 import { DynamicModule, Module, Type } from '@nestjs/common';
 import { ScheduleModule } from '@nestjs/schedule';
 import { AppConfigModule } from './config/app-config.module';
+import { GatewayAuthModule } from './gateway/gateway-auth.module';
 import { GatewayModule } from './gateway/gateway.module';
 import { HealthModule } from './health/health.module';
+import { HttpModule } from './http/http.module';
 import { ConcurrencyModule } from './concurrency/concurrency.module';
 import { LoggingModule } from './logging/logging.module';
 import { MetricsModule } from './metrics/metrics.module';
@@ -33,6 +35,8 @@ export class AppModule {
         LoggingModule,
         // The only ScheduleModule.forRoot(): each import would run every @Cron again.
         ScheduleModule.forRoot(),
+        GatewayAuthModule,
+        HttpModule,
         MetricsModule,
         HealthModule,
         ConcurrencyModule,

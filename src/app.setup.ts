@@ -9,6 +9,8 @@ import { GatewayWsAdapter } from './gateway/gateway.adapter';
 /** Wires what every daemon instance needs: logger and the EXAI WebSocket adapter. */
 export function configureApp(app: INestApplication): void {
   app.useLogger(app.get(Logger));
+  // Names the framework to anyone probing for known weaknesses, and tells a client nothing it needs.
+  (app.getHttpAdapter().getInstance() as { disable(setting: string): void }).disable('x-powered-by');
   const gateway = app.get(ConfigService<AllConfigType, true>).get('gateway', { infer: true });
   app.useWebSocketAdapter(new GatewayWsAdapter(app, { maxPayload: gateway.maxBytes }));
 }

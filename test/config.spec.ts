@@ -49,6 +49,8 @@ describe('configuration', () => {
         resultCacheMaxEntries: 1000,
         resultCacheMaxBytes: 64 * 1024 * 1024,
         disableCoalesceFor: [],
+        resultCacheScope: 'session',
+        httpAllowedHosts: [],
         progressIntervalMs: 8_000,
         compatText: true,
         toolTimeoutSecs: 120,
@@ -172,6 +174,33 @@ describe('configuration', () => {
       expect(
         gateway({ EXAI_WS_ALLOWED_ORIGINS: 'https://App.example.com, http://localhost:3000' }).allowedOrigins,
       ).toEqual(['https://app.example.com', 'http://localhost:3000']);
+    });
+
+    it('never shows a password or a secret in a boot error', () => {
+      const err = configError(() =>
+        validateAll(ENV_CLASSES, {
+          REDIS_URL: 'redis://app:hunter2@redis host:6379',
+          EXAI_WS_HOST: '0.0.0.0',
+          EXAI_WS_TOKEN: '',
+        }),
+      );
+      expect(err.message).toContain('REDIS_URL="redis://app:***@redis host:6379": must be a redis:// or rediss:// URL');
+      expect(err.message).not.toContain('hunter2');
+      const bare = configError(() => validateAll(ENV_CLASSES, { REDIS_URL: 'rediss://s3cr3t@bad host' }));
+      expect(bare.message).toContain('REDIS_URL="rediss://***@bad host"');
+      expect(bare.message).not.toContain('s3cr3t');
+    });
+
+    it('reads the result cache scope and the extra HTTP host names', () => {
+      expect(
+        gateway({ EXAI_RESULT_CACHE_SCOPE: 'global', EXAI_HTTP_ALLOWED_HOSTS: 'Exai-1, gw.internal' }),
+      ).toMatchObject({
+        resultCacheScope: 'global',
+        httpAllowedHosts: ['exai-1', 'gw.internal'],
+      });
+      expect(configError(() => gateway({ EXAI_HTTP_ALLOWED_HOSTS: 'gw.internal:8079' })).message).toContain(
+        'EXAI_HTTP_ALLOWED_HOSTS=["gw.internal:8079"]',
+      );
     });
 
     it('rejects a boolean that is neither true nor false', () => {

@@ -57,20 +57,20 @@ describe('GatewayAuthService', () => {
 
   it('rotates only with the current token and non-empty params', async () => {
     const auth = await make('abc');
-    expect(auth.rotate('', 'n', true)).toEqual({ ok: false, error: 'missing_params' });
-    expect(auth.rotate('abc', '', true)).toEqual({ ok: false, error: 'missing_params' });
-    expect(auth.rotate('nope', 'n', true)).toEqual({ ok: false, error: 'unauthorized' });
-    expect(auth.rotate('abc', 'n', false)).toEqual({ ok: true });
+    expect(auth.rotate('', 'n')).toEqual({ ok: false, error: 'missing_params' });
+    expect(auth.rotate('abc', '')).toEqual({ ok: false, error: 'missing_params' });
+    expect(auth.rotate('nope', 'n')).toEqual({ ok: false, error: 'unauthorized' });
+    expect(auth.rotate('abc', 'n')).toEqual({ ok: true });
     expect(auth.accepts('n')).toBe(true);
     expect(auth.accepts('abc')).toBe(false);
   });
 
-  it('with auth disabled, lets only a loopback client set a first token', async () => {
+  it('with auth disabled, never turns it on: an empty old token is missing_params', async () => {
     const auth = await make('');
-    expect(auth.rotate('', 'n', false)).toEqual({ ok: false, error: 'unauthorized' });
-    expect(auth.rotate('x', 'n', true)).toEqual({ ok: false, error: 'unauthorized' });
-    expect(auth.rotate('', 'n', true)).toEqual({ ok: true });
-    expect(auth.authEnabled).toBe(true);
+    expect(auth.rotate('', 'n')).toEqual({ ok: false, error: 'missing_params' });
+    expect(auth.rotate('x', 'n')).toEqual({ ok: false, error: 'unauthorized' });
+    expect(auth.authEnabled).toBe(false);
+    expect(auth.accepts(undefined)).toBe(true);
   });
 });
 

@@ -1,3 +1,4 @@
+import { redactProviderIds } from '../src/providers/provider-redaction';
 import { CircuitBreaker } from '../src/providers/circuit-breaker';
 import { isThinkingCall, selectTimeoutSecs } from '../src/providers/provider-timeouts';
 import { UpstreamFailure } from '../src/providers/providers.errors';
@@ -134,5 +135,30 @@ describe('timeout table', () => {
     expect(isThinkingCall('kimi-k2-thinking', false)).toBe(true);
     expect(isThinkingCall('glm-4.6', true)).toBe(true);
     expect(isThinkingCall('glm-4.6', false)).toBe(false);
+  });
+});
+
+describe('redactProviderIds', () => {
+  it('removes account, organisation and key ids and keeps the rest of the message', () => {
+    expect(
+      redactProviderIds(
+        'Your account org-7df2ab…<cak-fc91cd…> request reached organization max RPM: 3, please try again after 1 seconds',
+      ),
+    ).toBe('Your account [redacted] request reached organization max RPM: 3, please try again after 1 seconds');
+    expect(redactProviderIds('Your account cn2k1r9kqq4s2s4bd8ug<ak-eqqhx3ix> is suspended')).toBe(
+      'Your account [redacted] is suspended',
+    );
+    expect(redactProviderIds('You exceeded your current token quota: <org-sim0000000000000000> 0')).toBe(
+      'You exceeded your current token quota: <org-[redacted]> 0',
+    );
+    expect(redactProviderIds('Incorrect API key provided: sk-abc***xyz.')).toBe(
+      'Incorrect API key provided: sk-[redacted]',
+    );
+    expect(redactProviderIds('key 0123456789abcdef.ZYXW rejected', ['0123456789abcdef.ZYXW'])).toBe(
+      'key [redacted] rejected',
+    );
+    expect(redactProviderIds('HTTP 503 engine_overloaded_error: try later')).toBe(
+      'HTTP 503 engine_overloaded_error: try later',
+    );
   });
 });

@@ -1,5 +1,5 @@
 import { ProviderSimulator } from '../src/providers/simulator/provider-simulator';
-import { startTestDaemon, TestDaemon } from './support/daemon';
+import { simulatorEnv, startTestDaemon, TestDaemon } from './support/daemon';
 import { Frame, TestClient, toolOutput } from './support/ws-client';
 
 // Nothing one session does reaches another unless configured: conversation
@@ -11,11 +11,7 @@ afterAll(() => sim.stop());
 
 // A function: the simulator's URLs exist only once it listens.
 const WIDE = (): Record<string, string> => ({
-  EXAI_PROVIDERS_MODE: 'real',
-  GLM_API_KEY: 'sim-glm-key',
-  KIMI_API_KEY: 'sim-kimi-key',
-  GLM_API_URL: sim.glmBaseUrl,
-  KIMI_API_URL: sim.kimiBaseUrl,
+  ...simulatorEnv(sim),
   EXAI_WS_GLOBAL_MAX_INFLIGHT: '64',
   EXAI_WS_SESSION_MAX_INFLIGHT: '64',
   EXAI_WS_GLM_MAX_INFLIGHT: '64',

@@ -153,6 +153,41 @@ describe('status page', () => {
     await attrBecomes(page, '#overall-status', 'data-status', 'ok');
   });
 
+  it('clamps ?interval to 200 ms .. 60 s (a huge value overflowed setTimeout into a tight poll loop)', async () => {
+    const probe = await browser!.newPage();
+    try {
+      for (const [asked, shown] of [
+        ['99999999999', '60 s'],
+        ['1', '200 ms'],
+        ['abc', '2 s'],
+      ]) {
+        await probe.goto(`${daemon!.httpUrl}/status?interval=${asked}`, { timeout: WAIT_MS });
+        expect(await text(probe, '#poll-interval')).toBe(shown);
+      }
+    } finally {
+      await probe.close();
+    }
+  });
+
+  it('off loopback with a token: opens with ?token= and polls /health with it as a Bearer token', async () => {
+    const exposed = await startTestDaemon({
+      EXAI_PROVIDERS_MODE: 'simulated',
+      EXAI_WS_HOST: '0.0.0.0',
+      EXAI_WS_TOKEN: 'page-token-0123',
+    });
+    const guarded = await browser!.newPage();
+    try {
+      const denied = await guarded.goto(`${exposed.httpUrl}/status`, { timeout: WAIT_MS });
+      expect(denied?.status()).toBe(401);
+      await guarded.goto(`${exposed.httpUrl}/status?token=page-token-0123&interval=${POLL_MS}`, { timeout: WAIT_MS });
+      await attrBecomes(guarded, 'body', 'data-state', 'live');
+      await attrBecomes(guarded, '[data-limit="global"]', 'data-capacity', '5');
+    } finally {
+      await guarded.close();
+      await exposed.close();
+    }
+  });
+
   it('says the daemon is unreachable once it stops answering', async () => {
     client?.close();
     await daemon!.close();

@@ -26,9 +26,25 @@ function withoutEmpty(env: EnvSource): EnvSource {
 // problem is worth reporting then ("abc" is not "greater than 65535").
 const TYPE_CONSTRAINTS = ['isInt', 'isNumber', 'isBoolean', 'isIn', 'isString', 'isUrl'];
 
+/** Variables whose value is a secret as a whole: a boot error names them without showing the value. */
+const SECRET_KEY = /(TOKEN|API_KEY|SECRET|PASSWORD)$/;
+
+/**
+ * The value as a boot error shows it. Boot errors go to stderr and from there
+ * to log collectors, so a secret never appears in one: secret variables are
+ * hidden, and a URL keeps its user name but not its password
+ * (`redis://app:hunter2@redis:6379` → `redis://app:***@redis:6379`).
+ */
+export function shownValue(key: string, value: unknown): string {
+  if (value === undefined) return 'unset';
+  if (SECRET_KEY.test(key)) return '[redacted]';
+  const json = JSON.stringify(value);
+  return json.replace(/(\/\/[^/@\s:"]*:)[^/@\s"]*@/g, '$1***@').replace(/(\/\/)([^/@\s:"]+)@/g, '$1***@');
+}
+
 function describe(errors: ValidationError[]): string[] {
   return errors.map((e) => {
-    const shown = e.value === undefined ? 'unset' : JSON.stringify(e.value);
+    const shown = shownValue(e.property, e.value);
     const constraints = e.constraints ?? {};
     const typeProblem = TYPE_CONSTRAINTS.find((c) => c in constraints);
     const why = typeProblem ? constraints[typeProblem] : Object.values(constraints).join('; ');

@@ -33,18 +33,15 @@ export class GatewayAuthService {
     return this.matches(presented ?? '');
   }
 
-  rotate(oldToken: string, newToken: string, fromLoopback: boolean): RotateOutcome {
-    if (!this.authEnabled) {
-      // Rotation would switch auth on; only a local operator may do that, and
-      // only by proving they know the current (empty) token.
-      if (newToken === '') return { ok: false, error: 'missing_params' };
-      if (oldToken !== '' || !fromLoopback) return { ok: false, error: 'unauthorized' };
-      this.current = newToken;
-      this.logger.warn('Token set by rotate_token: authentication is now enabled');
-      return { ok: true };
-    }
+  /**
+   * Replaces the token. Authentication is switched on only by configuration,
+   * never over the wire: with it off there is no token to present, so `old`
+   * is empty and the answer is `missing_params` (a web page could otherwise
+   * lock every agent out of a loopback daemon).
+   */
+  rotate(oldToken: string, newToken: string): RotateOutcome {
     if (oldToken === '' || newToken === '') return { ok: false, error: 'missing_params' };
-    if (!this.matches(oldToken)) return { ok: false, error: 'unauthorized' };
+    if (!this.authEnabled || !this.matches(oldToken)) return { ok: false, error: 'unauthorized' };
     this.current = newToken;
     this.logger.log('Token rotated');
     return { ok: true };

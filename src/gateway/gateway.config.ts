@@ -145,7 +145,7 @@ export class GatewayEnv {
 
   @EnvList()
   @IsString({ each: true })
-  @Matches(/^[^\s/@]+$/, { each: true, message: 'must be host names without port, path or credentials' })
+  @Matches(/^[^\s/@:]+$/, { each: true, message: 'must be host names without port, path or credentials' })
   EXAI_HTTP_ALLOWED_HOSTS: string[] = [];
 
   @EnvInt()

@@ -3,7 +3,6 @@ import { ConcurrencyModule } from '../concurrency/concurrency.module';
 import { HealthModule } from '../health/health.module';
 import { ToolsModule } from '../tools/tools.module';
 import { ConnectionsService } from './connections.service';
-import { GatewayAuthService } from './gateway-auth.service';
 import { GatewayHealthIndicator } from './gateway.health';
 import { GatewayShutdownService } from './gateway-shutdown.service';
 import { GatewayStatusService } from './gateway-status.service';
@@ -21,7 +20,6 @@ import { ToolCallsService } from './tool-calls.service';
   imports: [HealthModule, ToolsModule, ConcurrencyModule],
   providers: [
     ConnectionsService,
-    GatewayAuthService,
     HandshakeService,
     HelloBackoffService,
     RefusalLogService,

@@ -103,9 +103,8 @@ export class ToolCallsGateway implements OnGatewayConnection, OnGatewayDisconnec
   }
 
   @SubscribeMessage('rotate_token')
-  rotateToken(@ConnectedSocket() socket: WebSocket, @MessageBody() frame: RotateTokenFrame): Record<string, unknown> {
-    const loopback = this.connections.get(socket)?.isLoopback ?? false;
-    return { op: 'rotate_token_res', ...this.auth.rotate(frame.old, frame.new, loopback) };
+  rotateToken(@MessageBody() frame: RotateTokenFrame): Record<string, unknown> {
+    return { op: 'rotate_token_res', ...this.auth.rotate(frame.old, frame.new) };
   }
 
   @SubscribeMessage(INVALID_FRAME_EVENT)

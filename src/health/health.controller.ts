@@ -1,5 +1,6 @@
 import { Controller, Get } from '@nestjs/common';
 import { HealthCheck, HealthCheckResult, HealthCheckService, HealthIndicatorService } from '@nestjs/terminus';
+import { OperatorOnly } from '../http/operator-only.decorator';
 import { HealthService } from './health.service';
 
 @Controller('health')
@@ -10,8 +11,10 @@ export class HealthController {
     private readonly indicator: HealthIndicatorService,
   ) {}
 
+  /** The detailed snapshot (providers, last errors, sessions): operators only off loopback. */
   @Get()
   @HealthCheck()
+  @OperatorOnly()
   check(): Promise<HealthCheckResult> {
     return this.healthService.check();
   }

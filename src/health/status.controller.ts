@@ -1,6 +1,7 @@
 import { Controller, Get, Header } from '@nestjs/common';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { OperatorOnly } from '../http/operator-only.decorator';
 
 /**
  * Serves the live status page, a static file that polls `/health` from the
@@ -16,6 +17,9 @@ export class StatusController {
   @Get(['status', 'status/'])
   @Header('Content-Type', 'text/html; charset=utf-8')
   @Header('Cache-Control', 'no-store')
+  // The page may carry ?token=; no Referer may take it elsewhere.
+  @Header('Referrer-Policy', 'no-referrer')
+  @OperatorOnly({ queryToken: true })
   show(): string {
     return this.html;
   }

@@ -1,4 +1,5 @@
 import { Controller, Get, Header, Res } from '@nestjs/common';
+import { OperatorOnly } from '../http/operator-only.decorator';
 import { MetricsService } from './metrics.service';
 
 /** The slice of the HTTP response this controller uses. */
@@ -13,6 +14,7 @@ export class MetricsController {
 
   @Get()
   @Header('Cache-Control', 'no-store')
+  @OperatorOnly()
   async scrape(@Res() res: PlainResponse): Promise<void> {
     const body = await this.metrics.render();
     res.setHeader('Content-Type', this.metrics.contentType);

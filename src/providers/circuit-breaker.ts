@@ -1,3 +1,5 @@
+import { redactProviderIds } from './provider-redaction';
+
 export type CircuitState = 'closed' | 'open' | 'half_open';
 
 /**
@@ -45,7 +47,7 @@ export class CircuitBreaker {
   }
 
   onRetryableFailure(message: string): void {
-    this.lastError = { message, at: new Date(this.now()).toISOString() };
+    this.record(message);
     this.trialInFlight = false;
     this.failures++;
     if (this.current !== 'closed' || this.failures >= this.threshold) {
@@ -55,7 +57,12 @@ export class CircuitBreaker {
   }
 
   onOtherFailure(message: string): void {
-    this.lastError = { message, at: new Date(this.now()).toISOString() };
+    this.record(message);
     this.trialInFlight = false;
+  }
+
+  /** Shown in /health and the health op: redacted again whatever the caller passed. */
+  private record(message: string): void {
+    this.lastError = { message: redactProviderIds(message), at: new Date(this.now()).toISOString() };
   }
 }

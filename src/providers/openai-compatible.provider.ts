@@ -16,6 +16,7 @@ import {
   LlmUsage,
 } from './llm-provider';
 import { ProviderEndpoint, ProviderEndpointsService, ProviderId } from './provider-endpoints.service';
+import { redactProviderIds } from './provider-redaction';
 import { selectTimeoutSecs, TimeoutKind } from './provider-timeouts';
 import { ProviderError, ProviderUnavailableError, UpstreamFailure } from './providers.errors';
 import type { ProvidersConfig, ProviderSettings } from './providers.config';
@@ -266,7 +267,7 @@ export abstract class OpenAiCompatibleLlmProvider extends LlmProvider {
         },
       );
     }
-    if (response.status < 200 || response.status >= 300) throw await this.httpFailure(response);
+    if (response.status < 200 || response.status >= 300) throw await this.httpFailure(response, endpoint);
     try {
       const exchange = stream
         ? await this.readStream(response)
@@ -293,7 +294,7 @@ export abstract class OpenAiCompatibleLlmProvider extends LlmProvider {
     void exchange;
   }
 
-  private async httpFailure(response: TransportResponse): Promise<UpstreamFailure> {
+  private async httpFailure(response: TransportResponse, endpoint: ProviderEndpoint): Promise<UpstreamFailure> {
     const text = await readText(response.body, MAX_ERROR_BODY).catch(() => '');
     let body: unknown;
     try {
@@ -303,8 +304,10 @@ export abstract class OpenAiCompatibleLlmProvider extends LlmProvider {
     }
     const parsed = this.parseError(response.status, body, text);
     const hint = retryAfterMs(header(response.headers, 'retry-after'), parsed.message);
+    // The hint is read from the raw text; everything kept or shown is redacted.
+    const message = redactProviderIds(parsed.message, [endpoint.apiKey]);
     return new UpstreamFailure(
-      `HTTP ${response.status}${parsed.code ? ` ${parsed.code}` : ''}: ${parsed.message}`,
+      `HTTP ${response.status}${parsed.code ? ` ${parsed.code}` : ''}: ${message}`,
       'http',
       parsed.retryable,
       { provider: this.id, status: response.status, providerCode: parsed.code },
