@@ -450,3 +450,21 @@ describe('exai CLI when the session is at capacity', () => {
     }
   });
 });
+
+describe('exai watch against a daemon bound off loopback with a token', () => {
+  it('sends the token to /metrics and shows cached calls as their own outcome', async () => {
+    // Configured as exposed on every interface; the test harness still binds 127.0.0.1.
+    const daemon = await startTestDaemon({ EXAI_WS_HOST: '0.0.0.0', EXAI_WS_TOKEN: 'watch-token' });
+    try {
+      const env = { EXAI_WS_URL: daemon.url, EXAI_WS_TOKEN: 'watch-token', EXAI_SESSION_ID: 'watcher' };
+      for (let i = 0; i < 2; i++) expect((await cli(['call', 'test_echo', '--arg', 'text=twice'], env)).code).toBe(0);
+      const run = await cli(['watch', '--once'], env);
+      expect(run.code).toBe(0);
+      expect(run.stdout).not.toContain('unavailable');
+      expect(run.stdout).toMatch(/^ {2}test_echo +cached +1$/m);
+      expect(run.stdout).toMatch(/^ {2}test_echo +success +1$/m);
+    } finally {
+      await daemon.close();
+    }
+  });
+});

@@ -156,7 +156,7 @@ async function watch(argv: string[], io: CliIo): Promise<ExitCode> {
       for (let frame = 0; ; frame++) {
         const [snapshot, calls] = await Promise.all([
           healthOrError(client),
-          fetchCallCounts(scrapeUrl, Math.min(intervalMs, HEALTH_TIMEOUT_MS)),
+          fetchCallCounts(scrapeUrl, Math.min(intervalMs, HEALTH_TIMEOUT_MS), config.token),
         ]);
         const text = renderWatch({ url: config.url, now: Date.now(), intervalMs, health: snapshot, calls, previous });
         io.stdout.write((tty ? ANSI.clearScreen : frame > 0 ? '\n' : '') + text);

@@ -53,9 +53,15 @@ export function callCounts(samples: Sample[]): CallCount[] {
  * Scrapes the call counters. Never throws: `watch` keeps running without them.
  * @returns the counts, or the reason they are unavailable
  */
-export async function fetchCallCounts(url: string, timeoutMs: number): Promise<CallCount[] | { error: string }> {
+export async function fetchCallCounts(
+  url: string,
+  timeoutMs: number,
+  token = '',
+): Promise<CallCount[] | { error: string }> {
   try {
-    const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
+    // A daemon bound off loopback wants its token for /metrics.
+    const headers: Record<string, string> = token ? { authorization: `Bearer ${token}` } : {};
+    const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs), headers });
     if (!res.ok) return { error: `HTTP ${res.status}` };
     return callCounts(parsePrometheus(await res.text()));
   } catch (err) {
