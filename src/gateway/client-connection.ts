@@ -42,12 +42,6 @@ export class ClientConnection {
     private readonly outbound: OutboundPolicy,
   ) {}
 
-  get isLoopback(): boolean {
-    return (
-      this.ip === '127.0.0.1' || this.ip === '::1' || this.ip.startsWith('127.') || this.ip.startsWith('::ffff:127.')
-    );
-  }
-
   /**
    * Queues a frame unless the client has stopped reading: while fewer than
    * `maxBufferedBytes` wait in the socket, any frame is queued (so at most the
