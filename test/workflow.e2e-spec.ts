@@ -408,6 +408,27 @@ describe('workflow tools over the WebSocket, expert calls against the simulator'
     expect(messagesOf(kimi)).toHaveLength(2);
   });
 
+  it('consensus without models consults the quality model of each provider, as the old server chose', async () => {
+    const first = await call(c, 'consensus', {
+      step: 'Adopt event sourcing?',
+      step_number: 1,
+      total_steps: 1,
+      next_step_required: true,
+      findings: 'my view',
+    });
+    expect(first.error).toBeUndefined();
+    expect(first.body).toMatchObject({ total_steps: 2, model_consulted: 'kimi-k2-thinking', model_stance: 'neutral' });
+    const second = await call(c, 'consensus', {
+      step: 'next',
+      step_number: 2,
+      total_steps: 2,
+      next_step_required: false,
+      continuation_id: first.body.continuation_id,
+    });
+    expect(second.body).toMatchObject({ status: 'consensus_workflow_complete', model_consulted: 'glm-4.6' });
+    expect(chatRequests().map((r) => r.provider)).toEqual(['kimi', 'glm']);
+  });
+
   describe('files', () => {
     const final = (files: string[]) => ({
       step: 'Review',

@@ -1,6 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { ConfigType } from '@nestjs/config';
 import { CheckedPath, FileAccessService, fileTokenBudget } from '../../files/file-access.service';
+import { routingConfig } from '../../routing/routing.config';
 import { LlmCallService } from '../llm-call.service';
 import type { PreparedCall, ToolContext, ToolResult } from '../tool.types';
 import { InvalidArgumentsError } from '../tools.errors';
@@ -47,6 +48,7 @@ export class WorkflowEngine {
     private readonly files: FileAccessService,
     private readonly llm: LlmCallService,
     @Inject(workflowConfig.KEY) private readonly config: ConfigType<typeof workflowConfig>,
+    @Inject(routingConfig.KEY) private readonly routing: ConfigType<typeof routingConfig>,
   ) {}
 
   /**
@@ -56,6 +58,7 @@ export class WorkflowEngine {
    */
   prepare(def: WorkflowDefinition, raw: Record<string, unknown>, sessionId: string): PreparedCall {
     const args = normalizeArgs(def, raw);
+    if ('consult' in def) this.defaultModels(args);
     const thread = this.threadFor(args, sessionId);
     const run = structuredClone(thread?.runs[def.name]) ?? newRun(def.name);
     this.checkStep(def, args, run);
@@ -105,6 +108,17 @@ export class WorkflowEngine {
     if (args.next_step_required === true) return this.answer(this.pause(def, run, args, c, base, checked));
     if (decision.kind === 'expert') return this.expert(def, thread, run, args, c, base, decision, ctx);
     return this.answer(this.completeLocally(def, run, args, c, base));
+  }
+
+  /**
+   * Consensus called without `models` (old clients relied on the server
+   * choosing): the quality model of each configured provider, neutral.
+   */
+  private defaultModels(args: Record<string, unknown>): void {
+    if (Number(args.step_number) !== 1 || (Array.isArray(args.models) && args.models.length > 0)) return;
+    const available = new Set(this.llm.availableModels());
+    const models = [this.routing.kimiQualityModel, this.routing.glmQualityModel].filter((m) => available.has(m));
+    if (models.length > 0) args.models = models.map((model) => ({ model, stance: 'neutral' }));
   }
 
   private threadFor(args: Record<string, unknown>, sessionId: string): WorkflowThread | undefined {
