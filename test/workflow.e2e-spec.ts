@@ -229,8 +229,9 @@ describe('workflow tools over the WebSocket, expert calls against the simulator'
         arguments: { step_number: 2, continuation_id: id },
       });
       expect(first.body[t.statusKey]).toMatchObject({ relevant_files: 1 });
-      // A local step is acked without queueing and answers without a provider.
-      expect(first.frames.some((f) => f.op === 'call_tool_ack')).toBe(true);
+      // A local step gets the plain tool deadline; the expert call gets the provider's (thinking + web).
+      const ackTimeout = (frames: Frame[]) => frames.find((f) => f.op === 'call_tool_ack')?.timeout;
+      expect(ackTimeout(first.frames)).toBe(120);
 
       const final = await call(c, t.tool, {
         step: 'Confirmed: nothing guards b',
@@ -244,6 +245,7 @@ describe('workflow tools over the WebSocket, expert calls against the simulator'
       });
       expect(final.error).toBeUndefined();
       expect(final.body.status).toBe('calling_expert_analysis');
+      expect(ackTimeout(final.frames)).toBe(t.tool === 'thinkdeep' ? 360 : 420);
       expect(final.body.continuation_id).toBe(id);
       expect(final.body[t.completeKey]).toMatchObject({ steps_taken: 2 });
       expect(final.body.expert_analysis).toMatchObject({ status: 'analysis_complete' });
