@@ -9,8 +9,8 @@ import { ProviderSimulator } from '../src/providers/simulator/provider-simulator
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { startTestDaemon } from './support/daemon';
-import { TestRedis } from './support/redis';
-import { Frame, TestClient } from './support/ws-client';
+import { limitScores, TestRedis } from './support/redis';
+import { Frame, TestClient, toolOutput } from './support/ws-client';
 import { waitFor } from './support/wait';
 
 function backend(redisUrl: string, env: Record<string, string> = {}): RedisConcurrencyBackend {
@@ -71,6 +71,76 @@ describe('shared limits on a real redis-server', () => {
     }
   });
 
+  // global 10, GLM 10 (or 1), session 1 (or 10): one key full at a time, the others roomy.
+  const threeKeys = (session: string, caps: { glm?: number; session?: number } = {}) => [
+    { key: 'global', name: 'global', capacity: 10 },
+    { key: 'provider:GLM', name: 'GLM', capacity: caps.glm ?? 10 },
+    { key: `session:${session}`, name: 'session', capacity: caps.session ?? 1 },
+  ];
+
+  it('a full session limit refuses on the session key and charges no other key', async () => {
+    const a = backend(redis.url);
+    await a.onModuleInit();
+    try {
+      expect(await a.tryAdmit('first', threeKeys('s1'))).toEqual({ ok: true });
+      expect(await a.tryAdmit('second', threeKeys('s1'))).toEqual({ ok: false, full: threeKeys('s1')[2] });
+      const counts = await a.counts();
+      expect([counts.get('global'), counts.get('provider:GLM'), counts.get('session:s1')]).toEqual([1, 1, 1]);
+      // Another session is not held back by s1's limit.
+      expect(await a.tryAdmit('other', threeKeys('s2'))).toEqual({ ok: true });
+    } finally {
+      await a.onModuleDestroy();
+    }
+  });
+
+  it('a full provider limit refuses on the provider and leaves global and the other session unchanged', async () => {
+    const a = backend(redis.url);
+    await a.onModuleInit();
+    try {
+      const caps = { glm: 1, session: 10 };
+      expect(await a.tryAdmit('glm-a', threeKeys('A', caps))).toEqual({ ok: true });
+      expect(await a.tryAdmit('glm-b', threeKeys('B', caps))).toEqual({ ok: false, full: threeKeys('B', caps)[1] });
+      const counts = await a.counts();
+      expect(counts.get('global')).toBe(1);
+      expect(counts.get('provider:GLM')).toBe(1);
+      expect(counts.get('session:A')).toBe(1);
+      expect(counts.get('session:B') ?? 0).toBe(0);
+      const members = await a.members();
+      expect(members.get('global')).toEqual(new Set(['glm-a']));
+      expect(members.has('session:B')).toBe(false);
+    } finally {
+      await a.onModuleDestroy();
+    }
+  });
+
+  it('a daemon on Redis with session limit 1 and no queue answers OVER_CAPACITY limit "session" to a second call', async () => {
+    const d = await startTestDaemon(
+      daemonEnv({
+        EXAI_WS_SESSION_MAX_INFLIGHT: '1',
+        EXAI_WS_GLOBAL_MAX_INFLIGHT: '10',
+        EXAI_WS_QUEUE_TIMEOUT_SECS: '0',
+      }),
+    );
+    try {
+      const c = await TestClient.ready(d.url, { session_id: 'one-at-a-time' });
+      c.send({ op: 'call_tool', request_id: 'holds', name: 'test_gate', arguments: { gate: 'redis-session-1' } });
+      await c.next((f) => f.op === 'call_tool_ack' && f.request_id === 'holds');
+      c.send({ op: 'call_tool', request_id: 'second', name: 'test_echo', arguments: { text: 'second' } });
+      expect((await c.result('second')).error).toMatchObject({ code: 'OVER_CAPACITY', limit: 'session' });
+      // Another session still gets in: only the session limit is full.
+      const other = await TestClient.ready(d.url, { session_id: 'someone-else' });
+      other.send({ op: 'call_tool', request_id: 'other', name: 'test_echo', arguments: { text: 'other' } });
+      expect(toolOutput(await other.result('other')).content).toBe('other');
+      d.probe.open('redis-session-1');
+      expect(toolOutput(await c.result('holds')).content).toBe('gate redis-session-1 opened');
+      c.close();
+      other.close();
+      await waitFor(async () => (await d.app.get(ConcurrencySnapshotService).snapshot()).inFlight.global === 0);
+    } finally {
+      await d.close();
+    }
+  }, 30_000);
+
   it('two daemons sharing global limit 3 never have more than 3 calls upstream under 100 concurrent calls', async () => {
     const env = daemonEnv({
       EXAI_WS_GLOBAL_MAX_INFLIGHT: '3',
@@ -111,7 +181,7 @@ describe('shared limits on a real redis-server', () => {
     try {
       const c = await TestClient.ready(d.url);
       c.send({ op: 'call_tool', request_id: 'before', name: 'chat', arguments: { prompt: 'before' } });
-      expect((await c.result('before')).outputs).toBeDefined();
+      expect(toolOutput(await c.result('before')).content).toContain('before');
       await redis.stop();
       await waitFor(async () => (await fetch(`${d.httpUrl}/health/ready`)).status === 503);
       c.send({ op: 'call_tool', request_id: 'during', name: 'chat', arguments: { prompt: 'during' } });
@@ -123,7 +193,7 @@ describe('shared limits on a real redis-server', () => {
       await redis.launch();
       await waitFor(async () => (await fetch(`${d.httpUrl}/health/ready`)).status === 200, 10_000);
       c.send({ op: 'call_tool', request_id: 'after', name: 'chat', arguments: { prompt: 'after' } });
-      expect((await c.result('after', 10_000)).outputs).toBeDefined();
+      expect(toolOutput(await c.result('after', 10_000)).content).toContain('after');
       c.close();
       await waitFor(async () => (await d.app.get(ConcurrencySnapshotService).snapshot()).inFlight.global === 0);
     } finally {
@@ -140,7 +210,7 @@ describe('shared limits on a real redis-server', () => {
       await redis.stop();
       const c = await TestClient.ready(d.url);
       c.send({ op: 'call_tool', request_id: 'local', name: 'chat', arguments: { prompt: 'local limits' } });
-      expect((await c.result('local', 10_000)).outputs).toBeDefined();
+      expect(toolOutput(await c.result('local', 10_000)).content).toContain('local limits');
       expect(error).toHaveBeenCalledWith(
         expect.stringMatching(/^REDIS LIMITER DOWN.*falling back to this daemon’s own in-memory limits/),
       );
@@ -160,12 +230,17 @@ describe('shared limits on a real redis-server', () => {
       const timer = setTimeout(() => reject(new Error('holder did not take the permit')), 10_000);
       holder.stdout.on('data', (d: Buffer) => d.toString().includes('HELD') && (clearTimeout(timer), resolve()));
     });
-    const d = await startTestDaemon(daemonEnv({ EXAI_LEASE_TTL_SECS: '1' }));
+    // An interval cron cannot express: the scheduled audit never runs during the test, only ours.
+    const d = await startTestDaemon(daemonEnv({ EXAI_LEASE_TTL_SECS: '1', EXAI_LEAK_AUDIT_INTERVAL_SECS: '3599' }));
     const warn = jest.spyOn(Logger.prototype, 'warn');
     try {
       expect((await d.app.get(ConcurrencySnapshotService).snapshot()).inFlight.global).toBe(1);
       holder.kill('SIGKILL');
-      await new Promise((r) => setTimeout(r, 1200));
+      await waitFor(
+        async () => (await limitScores(redis.url, 'global')).every((expiry) => expiry < Date.now()),
+        5000,
+        'the dead holder’s permit to pass its expiry',
+      );
       const report = await d.app.get(LeakAuditTasks).run();
       expect(report!.abandoned).toBe(1);
       expect(warn).toHaveBeenCalledWith(
@@ -209,18 +284,15 @@ describe('shared limits on a real redis-server', () => {
       expect((await c.result('refused')).error).toMatchObject({ code: 'OVER_CAPACITY', limit: 'global' });
       proc.kill('SIGKILL');
       const killedAt = Date.now();
-      await waitFor(async () => {
-        c.send({
-          op: 'call_tool',
-          request_id: `retry-${Date.now()}`,
-          name: 'chat',
-          arguments: { prompt: `after ${Date.now()}` },
-        });
-        const res = await c.next((f) => f.op === 'call_tool_res', 5000);
-        return res.outputs !== undefined;
-      }, 6000);
-      // Lease TTL is 2 s here (plus up to one audit-free sweep on the next admission).
-      expect(Date.now() - killedAt).toBeLessThanOrEqual(3000);
+      // Nothing refreshes the dead daemon's permit any more, so it expires within one TTL (2 s here).
+      const [expiry] = await limitScores(redis.url, 'global');
+      expect(expiry).toBeLessThanOrEqual(killedAt + 2000);
+      // Wait on the state (the shared count drops once the permit expires), then call once:
+      // retrying calls in a loop would trip the per-connection rate limit.
+      const snap = other.app.get(ConcurrencySnapshotService);
+      await waitFor(async () => (await snap.snapshot()).inFlight.global === 0, 15_000, 'the dead permit to expire');
+      c.send({ op: 'call_tool', request_id: 'after-kill', name: 'chat', arguments: { prompt: 'after the kill' } });
+      expect(toolOutput(await c.result('after-kill', 10_000)).content).toContain('after the kill');
       c.close();
     } finally {
       proc.kill('SIGKILL');
@@ -246,13 +318,16 @@ describe('shared limits on a real redis-server', () => {
     await b.onModuleInit();
     try {
       const slots = [{ key, name: 'global', capacity: 1 }];
-      // While the holder lives it refreshes its lease, so the permit stays taken past one TTL.
-      await new Promise((r) => setTimeout(r, 1200));
+      // While the holder lives it refreshes its lease, so the permit stays taken past its first expiry.
+      const [firstExpiry] = await limitScores(redis.url, key);
+      await waitFor(async () => (await limitScores(redis.url, key))[0] > firstExpiry, 5000, 'a refresh');
+      await waitFor(() => Date.now() > firstExpiry, 5000, 'the first expiry to pass');
       expect((await b.tryAdmit('waiting', slots)).ok).toBe(false);
       holder.kill('SIGKILL');
       const killedAt = Date.now();
-      await waitFor(async () => (await b.tryAdmit('waiting', slots)).ok, 5000);
-      expect(Date.now() - killedAt).toBeLessThanOrEqual(1500);
+      const [lastExpiry] = await limitScores(redis.url, key);
+      expect(lastExpiry).toBeLessThanOrEqual(killedAt + 1000);
+      await waitFor(async () => (await b.tryAdmit('waiting', slots)).ok, 5000, 'the dead holder’s permit to expire');
     } finally {
       holder.kill('SIGKILL');
       await b.onModuleDestroy();

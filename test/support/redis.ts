@@ -1,6 +1,7 @@
 import { ChildProcess, spawn } from 'node:child_process';
 import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
+import Redis from 'ioredis';
 
 /** A real redis-server on a free loopback port, without persistence. */
 export class TestRedis {
@@ -66,4 +67,15 @@ export async function freePort(): Promise<number> {
   const { port } = server.address() as AddressInfo;
   await new Promise((r) => server.close(r));
   return port;
+}
+
+/** Expiry scores (ms since epoch) of every member of one limit key, read straight from Redis. */
+export async function limitScores(url: string, limitKey: string): Promise<number[]> {
+  const admin = new Redis(url);
+  try {
+    const flat = await admin.zrange(`{exai}:limit:${limitKey}`, 0, -1, 'WITHSCORES');
+    return flat.filter((_, i) => i % 2 === 1).map(Number);
+  } finally {
+    admin.disconnect();
+  }
 }
