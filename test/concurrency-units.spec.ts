@@ -130,14 +130,27 @@ describe('AdmissionService', () => {
 
   it('does not let a waiter for a full provider block a waiter for another provider', async () => {
     const { admission } = concurrencyKit(LIMITS);
-    await admission.acquire(holder('s1', 'GLM'), { signal: signal().signal });
-    const glm = admission.acquire(holder('s2', 'GLM'), { signal: signal().signal });
+    const first = await admission.acquire(holder('s1', 'GLM'), { signal: signal().signal });
+    const glmQueued: Array<[number, string]> = [];
+    let glmState = 'pending';
+    const glm = admission.acquire(holder('s2', 'GLM'), {
+      signal: signal().signal,
+      onQueued: (p, w) => glmQueued.push([p, w]),
+    });
+    glm.then(
+      () => (glmState = 'admitted'),
+      () => (glmState = 'rejected'),
+    );
     const kimi = admission.acquire(holder('s3', 'KIMI'), { signal: signal().signal });
     await expect(kimi).resolves.toBeInstanceOf(Lease);
-    let glmDone = false;
-    glm.then(() => (glmDone = true)).catch(() => undefined);
     await settle();
-    expect(glmDone).toBe(false);
+    // Still waiting (not refused) behind the full GLM limit.
+    expect(glmState).toBe('pending');
+    expect(glmQueued).toEqual([[1, 'GLM']]);
+    expect(admission.queued).toBe(1);
+    first.release();
+    await expect(glm).resolves.toBeInstanceOf(Lease);
+    expect(admission.queued).toBe(0);
   });
 
   it('serves sessions round-robin when slots free up', async () => {
@@ -171,10 +184,22 @@ describe('AdmissionService', () => {
 
   it('estimates retry_after from the drain rate, never below 1 s', async () => {
     const { admission } = concurrencyKit(LIMITS);
-    for (let i = 0; i < 10; i++) (await admission.acquire(holder(`s${i}`), { signal: signal().signal })).release();
-    await settle();
-    expect(admission.retryAfter(1)).toBe(1);
-    expect(admission.retryAfter(10_000)).toBeGreaterThan(1);
+    const now = jest.spyOn(Date, 'now');
+    try {
+      // No release seen yet: nothing to estimate from, so the queue timeout (3600 s here).
+      expect(admission.retryAfter(5)).toBe(3600);
+      // 10 releases over 5 s: 2 per second.
+      for (let i = 0; i < 10; i++) {
+        now.mockReturnValue(1_000_000 + Math.round((i * 5000) / 9));
+        (await admission.acquire(holder(`s${i}`), { signal: signal().signal })).release();
+        await settle();
+      }
+      expect(admission.retryAfter(1)).toBe(1);
+      expect(admission.retryAfter(25)).toBe(13);
+      expect(admission.retryAfter(10_000)).toBe(300);
+    } finally {
+      now.mockRestore();
+    }
   });
 });
 

@@ -45,6 +45,7 @@ describe('handshake (docs/protocol.md table)', () => {
       ['a wrong token', { op: 'hello', token: 'nope' }],
       ['a missing token', { op: 'hello' }],
       ['a prefix of the token', { op: 'hello', token: 's3cre' }],
+      ['a wrong token of the same length', { op: 'hello', token: 's3creT' }],
     ])('answers unauthorized and closes 4003 for %s', async (_label, frame) => {
       const c = await TestClient.connect(daemon.url);
       c.send(frame);
@@ -82,6 +83,8 @@ describe('handshake (docs/protocol.md table)', () => {
     it('rotates the token: the old one stops working, the new one works', async () => {
       const c = await TestClient.ready(daemon.url, { token: 's3cret' });
       c.send({ op: 'rotate_token', old: 'wrong', new: 'x' });
+      expect(await c.next()).toEqual({ op: 'rotate_token_res', ok: false, error: 'unauthorized' });
+      c.send({ op: 'rotate_token', old: 'S3cret', new: 'x' });
       expect(await c.next()).toEqual({ op: 'rotate_token_res', ok: false, error: 'unauthorized' });
       c.send({ op: 'rotate_token', old: 's3cret', new: '' });
       expect(await c.next()).toEqual({ op: 'rotate_token_res', ok: false, error: 'missing_params' });

@@ -99,25 +99,44 @@ describe('health, readiness and metrics', () => {
 
   it('answers the health op with the same snapshot plus the legacy keys', async () => {
     const c = await TestClient.ready(daemon.url);
-    c.send({ op: 'health' });
-    const res = await c.next();
-    c.close();
-    const health = res.health as Json;
-    for (const key of [
-      't',
-      'uptime_human',
-      'sessions',
-      'global_capacity',
-      'global_inflight',
-      'tool_count',
-      'concurrency',
-      'providers',
-      'routing',
-      'gateway',
-      'status',
-    ]) {
-      expect(health).toHaveProperty(key);
+    c.send({ op: 'list_tools', request_id: 'tools' });
+    const toolCount = ((await c.next((f) => f.request_id === 'tools')).tools as unknown[]).length;
+    // /health read before and after the op: when both agree (no audit tick in
+    // between), the op must show exactly that snapshot.
+    let health: Json | undefined;
+    let details: Json | undefined;
+    for (let attempt = 0; attempt < 3 && !health; attempt++) {
+      const before = (await getJson(`${daemon.httpUrl}/health`)).body;
+      c.send({ op: 'health' });
+      const res = await c.next((f) => f.op === 'health_res');
+      const after = (await getJson(`${daemon.httpUrl}/health`)).body;
+      if (JSON.stringify(before) !== JSON.stringify(after)) continue;
+      health = res.health as Json;
+      details = after.details as Json;
     }
+    c.close();
+    expect(health).toMatchObject({ status: 'ok', ...details! });
+    expect(Object.keys(health!).sort()).toEqual(
+      [
+        ...Object.keys(details!),
+        'status',
+        't',
+        'uptime_human',
+        'sessions',
+        'global_capacity',
+        'global_inflight',
+        'tool_count',
+      ].sort(),
+    );
+    const concurrency = details!.concurrency as { capacity: Json; inFlight: Json };
+    expect(health).toMatchObject({
+      sessions: (details!.gateway as Json).sessions,
+      global_capacity: concurrency.capacity.global,
+      global_inflight: concurrency.inFlight.global,
+      tool_count: toolCount,
+    });
+    expect(health!.t).toBeCloseTo(Date.now() / 1000, -2);
+    expect(health!.uptime_human).toMatch(/^\d+[smhd]/);
   });
 
   it('serves every metric named in the design after some traffic, with bounded labels', async () => {
