@@ -80,7 +80,7 @@ describe('concurrency against a real daemon', () => {
     });
     expect(s.frames.some((f) => f.request_id === 'q3' && f.op === 'call_tool_ack')).toBe(false);
     daemon.probe.open('g-q1');
-    expect((await s.result('q1')).outputs).toBeDefined();
+    expect(toolOutput(await s.result('q1')).content).toBe('gate g-q1 opened');
     const third = await s.callFrames('q3');
     expect(third.map((f) => f.op)).toEqual(['call_tool_ack', 'call_tool_res']);
     expect(toolOutput(third[1]).content).toBe('third');
@@ -111,17 +111,21 @@ describe('concurrency against a real daemon', () => {
     await waitFor(idle);
   });
 
-  it('(d) a disconnect mid-call brings in-flight back to 0 within 100 ms', async () => {
+  it('(d) a disconnect mid-call aborts both calls and gives their permits back at once, not through the audit', async () => {
     const s = await connect('disconnect-session');
     s.send({ op: 'call_tool', request_id: 'd1', name: 'test_gate', arguments: { gate: 'never-d1' } });
     s.send({ op: 'call_tool', request_id: 'd2', name: 'test_gate', arguments: { gate: 'never-d2' } });
     await s.next((f) => f.op === 'call_tool_ack' && f.request_id === 'd2');
-    expect((await snap.snapshot()).inFlight.global).toBe(2);
+    const before = await snap.snapshot();
+    expect(before.inFlight.global).toBe(2);
     s.close();
     await s.waitClose();
-    const closedAt = Date.now();
-    await waitFor(async () => (await snap.snapshot()).inFlight.global === 0, 1000);
-    expect(Date.now() - closedAt).toBeLessThanOrEqual(100);
+    // The speed of this is measured in `npm run bench`; here: it happens, and by the
+    // disconnect path (tools aborted, leases released), not by an audit reclaim.
+    await waitFor(async () => (await snap.snapshot()).leases === 0, 5000, 'the leases to be released');
+    const after = await snap.snapshot();
+    expect(after.inFlight.global).toBe(0);
+    expect(after.reclaimed).toEqual(before.reclaimed);
     expect(daemon.probe.aborted).toEqual(expect.arrayContaining(['d1', 'd2']));
   });
 
@@ -204,6 +208,7 @@ describe('concurrency against a real daemon', () => {
     const sessions = await Promise.all(Array.from({ length: 50 }, (_, i) => connect(`load-${i}`)));
     const dropped = new Set([3, 17, 29, 41]);
     const sent = new Map<TestClient, string[]>();
+    const cancelled = new Set<string>();
     sessions.forEach((c, i) => {
       const ids: string[] = [];
       for (let k = 0; k < 20; k++) {
@@ -215,28 +220,47 @@ describe('concurrency against a real daemon', () => {
           name: 'test_echo',
           arguments: { text: id, delay_ms: Math.floor(rand() * 15) },
         });
-        if (rand() < 0.1) c.send({ op: 'cancel', request_id: id });
+        if (rand() < 0.1) {
+          c.send({ op: 'cancel', request_id: id });
+          cancelled.add(id);
+        }
       }
       sent.set(c, ids);
     });
-    await new Promise((r) => setTimeout(r, 50));
+    // Disconnect while those sessions have calls running.
+    await Promise.all(
+      [...dropped].map((i) => sessions[i].next((f) => f.op === 'call_tool_ack' || f.op === 'call_tool_res', 30_000)),
+    );
     for (const i of dropped) sessions[i].close();
 
     const survivors = sessions.filter((_, i) => !dropped.has(i));
+    const received: Frame[] = [];
     await Promise.all(
       survivors.map(async (c) => {
-        for (const id of sent.get(c)!) await c.next((f) => f.op === 'call_tool_res' && f.request_id === id, 60000);
+        for (const id of sent.get(c)!)
+          received.push(await c.next((f) => f.op === 'call_tool_res' && f.request_id === id, 60000));
       }),
     );
-    await new Promise((r) => setTimeout(r, 200));
-    let terminals = 0;
-    for (const c of survivors) {
-      const extra = c.frames.filter((f: Frame) => f.op === 'call_tool_res');
-      expect(extra).toEqual([]);
-      terminals += sent.get(c)!.length;
+    expect(received).toHaveLength(46 * 20);
+    expect(new Set(received.map((f) => f.request_id)).size).toBe(46 * 20);
+    for (const res of received) {
+      const id = res.request_id as string;
+      const code = (res.error as { code?: string } | undefined)?.code;
+      // Each call either ran (its own text back), was cancelled because we asked,
+      // or timed out in the queue under load; nothing else.
+      if (code === undefined) expect(toolOutput(res).content).toBe(id);
+      else expect([id, code]).toEqual([id, cancelled.has(id) ? 'CANCELLED' : 'OVER_CAPACITY']);
     }
-    expect(terminals).toBe(46 * 20);
     await waitFor(idle, 5000);
+    // Every call has ended; a round trip on each connection flushes anything
+    // still on its way, so a second terminal frame would be here by now.
+    await Promise.all(
+      survivors.map(async (c, i) => {
+        c.send({ op: 'list_tools', request_id: `flush-${i}` });
+        await c.next((f) => f.request_id === `flush-${i}`, 10_000);
+      }),
+    );
+    for (const c of survivors) expect(c.frames.filter((f: Frame) => f.op === 'call_tool_res')).toEqual([]);
     const final = await snap.snapshot();
     expect(final).toMatchObject({ leases: 0, queued: 0, reclaimed: { expired: 0, drift: 0 } });
   }, 120000);

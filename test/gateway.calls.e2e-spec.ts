@@ -76,7 +76,11 @@ describe('call_tool lifecycle', () => {
     expect(out.metadata).toMatchObject({ tool: 'test_echo', request_id: 'r1' });
     expect(typeof out.metadata.duration_ms).toBe('number');
     expect(res.text).toBe((res.outputs as Array<{ text: string }>)[0].text);
-    expect(await c.quietFor(150)).toEqual([]);
+    // A later call on the same connection, through the same pipeline, has been
+    // answered: a second frame for r1 would have arrived before it.
+    c.send({ op: 'call_tool', request_id: 'r1-after', name: 'test_echo', arguments: { text: 'after r1' } });
+    expect(toolOutput(await c.result('r1-after')).content).toBe('after r1');
+    expect(c.frames.filter((f) => f.request_id === 'r1')).toEqual([]);
   });
 
   it.each(['version_EXAI-WS', 'version-EXAI-WS', 'version_EXAI_WS', 'version-EXAI_WS', 'version'])(

@@ -1,6 +1,8 @@
 import WebSocket from 'ws';
+import { ConnectionsService } from '../src/gateway/connections.service';
 import { startTestDaemon, TestDaemon } from './support/daemon';
-import { TestClient } from './support/ws-client';
+import { waitFor } from './support/wait';
+import { Frame, TestClient } from './support/ws-client';
 
 describe('malformed frames, limits and keepalive', () => {
   let daemon: TestDaemon;
@@ -74,10 +76,23 @@ describe('malformed frames, limits and keepalive', () => {
     for (let i = 0; i < 40; i++) c.send({ op: 'list_tools', request_id: `r${i}` });
     const limited = await c.next((f) => f.op === 'error');
     expect(limited.message).toMatch(/^rate_limit_exceeded: retry after \d+(\.\d)?s$/);
-    await new Promise((r) => setTimeout(r, 1100));
-    c.frames.length = 0;
-    c.send({ op: 'list_tools', request_id: 'after' });
-    expect(await c.next()).toMatchObject({ op: 'list_tools_res', request_id: 'after' });
+    // Recovers once the bucket refills: probe a few times a second (well under the
+    // limit) until a request is served again.
+    let answer: Frame | undefined;
+    let n = 0;
+    await waitFor(
+      async () => {
+        const id = `after-${n++}`;
+        c.send({ op: 'list_tools', request_id: id });
+        answer = await c.next((f) => f.request_id === id || f.op === 'error');
+        if (answer.op === 'list_tools_res') return true;
+        await new Promise((r) => setTimeout(r, 200));
+        return false;
+      },
+      10_000,
+      'the rate limit to let a request through',
+    );
+    expect(answer).toMatchObject({ op: 'list_tools_res' });
     c.close();
   });
 
@@ -108,7 +123,10 @@ describe('malformed frames, limits and keepalive', () => {
       });
       expect(code).toBe(1006);
       const healthy = await TestClient.ready(d.url);
-      await new Promise((r) => setTimeout(r, 2500));
+      // A peer that answers stays: three pings answered means two timeouts passed.
+      let pings = 0;
+      healthy.ws.on('ping', () => pings++);
+      await waitFor(() => pings >= 3 || healthy.closed !== undefined, 10_000, 'three pings');
       expect(healthy.closed).toBeUndefined();
       healthy.close();
     } finally {
@@ -127,7 +145,8 @@ describe('global connection limit', () => {
       expect((await c.waitClose()).code).toBe(1008);
       a.close();
       await a.waitClose();
-      await new Promise((r) => setTimeout(r, 50));
+      const connections = daemon.app.get(ConnectionsService);
+      await waitFor(() => connections.stats().connections < 2, 5000, 'the daemon to count the close');
       const d = await TestClient.ready(daemon.url);
       d.close();
       b.close();

@@ -52,15 +52,26 @@ describe('exai-mcp: the stdio MCP bridge, driven by the MCP SDK client', () => {
   });
 
   it('runs 10 concurrent calls on one socket, each result matched to its own call', async () => {
-    const texts = Array.from({ length: 10 }, (_, i) => `call-${i}`);
-    const started = Date.now();
-    const results = await Promise.all(
-      texts.map((text, i) => client.callTool({ name: 'test_echo', arguments: { text, delay_ms: 300 - i * 20 } })),
+    const gates = Array.from({ length: 10 }, (_, i) => `mcp-concurrent-${i}`);
+    const runsBefore = daemon.probe.runs.get('test_gate') ?? 0;
+    const done: string[] = [];
+    const results = gates.map((gate) =>
+      client.callTool({ name: 'test_gate', arguments: { gate } }).then((r) => {
+        done.push(gate);
+        return r;
+      }),
     );
-    expect(results.map(textOf)).toEqual(texts);
-    expect(results.every((r) => !r.isError)).toBe(true);
-    // Serially this would take about 2.1 s.
-    expect(Date.now() - started).toBeLessThan(1500);
+    // All ten run at the same time: none can finish before its gate opens.
+    await waitFor(() => (daemon.probe.runs.get('test_gate') ?? 0) - runsBefore === 10, 10_000, 'ten running calls');
+    expect(done).toEqual([]);
+    // Opened last to first, each call gets its own answer.
+    for (const i of [...gates.keys()].reverse()) {
+      daemon.probe.open(gates[i]);
+      const result = await results[i];
+      expect(result.isError).toBeFalsy();
+      expect(textOf(result)).toBe(`gate ${gates[i]} opened`);
+    }
+    expect(done).toEqual([...gates].reverse());
   });
 
   it('turns progress frames into MCP progress notifications', async () => {
