@@ -646,6 +646,21 @@ describe('workflow tools over the WebSocket, expert calls against the simulator'
     }
   });
 
+  it('thinkdeep accepts a free-text confidence, as the old thinkdeep did', async () => {
+    const r = await call(c, 'thinkdeep', {
+      step: 'Is the cache safe?',
+      step_number: 1,
+      total_steps: 2,
+      next_step_required: true,
+      findings: 'it is shared',
+      confidence: 'fairly sure',
+    });
+    expect(r.body).toMatchObject({
+      status: 'pause_for_thinkdeep',
+      thinkdeep_status: { current_confidence: 'fairly sure' },
+    });
+  });
+
   it('thinkdeep still answers today’s prompt shape with one model call', async () => {
     c.send({ op: 'call_tool', request_id: 'td', name: 'thinkdeep', arguments: { prompt: 'why is the sky blue?' } });
     const out = toolOutput(await c.result('td', 15_000));

@@ -11,6 +11,13 @@ export const THINKDEEP: WorkflowDefinition = {
   name: 'thinkdeep',
   description: 'Deep reasoning with a thinking model',
   properties: {
+    // The old thinkdeep took any confidence text; the usual levels still drive the certainty skip.
+    confidence: {
+      type: 'string',
+      default: 'low',
+      description:
+        'How sure you are (exploring, low, medium, high, very_high, almost_certain, certain); "certain" on the final step skips the expert.',
+    },
     problem_context: { type: 'string', description: 'Background the reasoning should take into account.' },
     focus_areas: {
       type: 'array',
