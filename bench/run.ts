@@ -1,4 +1,5 @@
 import 'reflect-metadata';
+import { adaptiveBench } from './adaptive.bench';
 import { admissionBench } from './admission.bench';
 import { daemonBench } from './daemon.bench';
 import { providerBench } from './provider.bench';
@@ -15,9 +16,10 @@ const SECTIONS: Record<string, () => void | Promise<void>> = {
   routing: routingBench,
   daemon: daemonBench,
   provider: providerBench,
+  adaptive: adaptiveBench,
 };
 
-/** `npm run bench [admission|redis|routing|daemon|provider ...]`: all sections by default. */
+/** `npm run bench [admission|redis|routing|daemon|provider|adaptive ...]`: all sections by default. */
 async function main(): Promise<void> {
   const asked = process.argv.slice(2);
   const unknown = asked.filter((name) => !(name in SECTIONS));

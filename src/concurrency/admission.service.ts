@@ -1,4 +1,4 @@
-import { Inject, Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
+import { Inject, Injectable, Logger, OnApplicationShutdown, Optional } from '@nestjs/common';
 import type { ConfigType } from '@nestjs/config';
 import { MetricsService } from '../metrics/metrics.service';
 import { AdmissionQueue, Waiter } from './admission-queue';
@@ -9,6 +9,7 @@ import { ShuttingDownError } from '../gateway/gateway.errors';
 import { Lease, LeaseHolder, LimitSlot } from './lease';
 import { LeaseLedger } from './lease-ledger.service';
 import { ConcurrencyBackend, LimiterUnavailableError } from './concurrency-backend';
+import { ProviderCapacity } from './adaptive/provider-capacity';
 
 export interface AdmissionOptions {
   signal: AbortSignal;
@@ -38,12 +39,14 @@ export class AdmissionService implements OnApplicationShutdown {
     private readonly ledger: LeaseLedger,
     private readonly metrics: MetricsService,
     backend: ConcurrencyBackend,
+    @Optional() private readonly providerCapacity?: ProviderCapacity,
   ) {
     this.ledger.onRelease(() => {
       this.noteRelease();
       void this.pump();
     });
     backend.onCapacityFreed(() => void this.pump());
+    providerCapacity?.onRaised(() => void this.pump());
     if (backend.distributed) {
       // Pub/sub wakes waiters when another daemon releases; polling covers a lost message.
       this.poller = setInterval(() => {
@@ -58,11 +61,17 @@ export class AdmissionService implements OnApplicationShutdown {
   /** The limits a call takes: global, its provider's (when it has one) and its session's. */
   slotsFor(holder: Pick<LeaseHolder, 'sessionId' | 'provider'>): LimitSlot[] {
     const slots: LimitSlot[] = [{ key: limitKey.global(), name: GLOBAL_LIMIT, capacity: this.config.limits.global }];
-    if (holder.provider) {
+    const provider = holder.provider;
+    if (provider) {
+      // A getter: a queued waiter is tried against the provider's limit as it
+      // is now (an adaptive limit moves while it waits), not as it was.
+      const capacityOf = (p: string) => this.capacityOf(p);
       slots.push({
-        key: limitKey.provider(holder.provider),
-        name: holder.provider,
-        capacity: this.capacityOf(holder.provider),
+        key: limitKey.provider(provider),
+        name: provider,
+        get capacity() {
+          return capacityOf(provider);
+        },
       });
     }
     slots.push({ key: limitKey.session(holder.sessionId), name: SESSION_LIMIT, capacity: this.config.limits.session });
@@ -70,7 +79,8 @@ export class AdmissionService implements OnApplicationShutdown {
   }
 
   capacityOf(provider: string): number {
-    return this.config.limits.providers[provider] ?? this.config.limits.global;
+    const configured = this.config.limits.providers[provider] ?? this.config.limits.global;
+    return this.providerCapacity?.limitOf(provider) ?? configured;
   }
 
   /**

@@ -40,11 +40,12 @@ export class ConcurrencySnapshotService {
     });
   }
 
-  /** Capacity per limit: global, each provider, and the per-session cap. */
+  /** Capacity per limit: global, each provider (its effective limit when adaptive), and the per-session cap. */
   capacities(): Record<string, number> {
+    const providers = Object.keys(this.config.limits.providers);
     return {
       [GLOBAL_LIMIT]: this.config.limits.global,
-      ...this.config.limits.providers,
+      ...Object.fromEntries(providers.map((p) => [p, this.admission.capacityOf(p)])),
       session: this.config.limits.session,
     };
   }

@@ -1,5 +1,9 @@
 import { Module } from '@nestjs/common';
 import { HealthModule } from '../health/health.module';
+import { ProvidersModule } from '../providers/providers.module';
+import { AdaptiveConcurrencyService } from './adaptive/adaptive-concurrency.service';
+import { ProviderLimitsHealthIndicator } from './adaptive/adaptive.health';
+import { ProviderCapacity } from './adaptive/provider-capacity';
 import { AdmissionService } from './admission.service';
 import { ConcurrencyBackend } from './concurrency-backend';
 import { ConcurrencyHealthIndicator } from './concurrency.health';
@@ -14,7 +18,7 @@ import { concurrencyConfig } from './concurrency.config';
 import type { ConfigType } from '@nestjs/config';
 
 @Module({
-  imports: [HealthModule],
+  imports: [HealthModule, ProvidersModule],
   providers: [
     {
       provide: ConcurrencyBackend,
@@ -29,7 +33,10 @@ import type { ConfigType } from '@nestjs/config';
     ConcurrencyHealthIndicator,
     LeakAuditHealthIndicator,
     LimiterHealthIndicator,
+    AdaptiveConcurrencyService,
+    { provide: ProviderCapacity, useExisting: AdaptiveConcurrencyService },
+    ProviderLimitsHealthIndicator,
   ],
-  exports: [AdmissionService, LeaseLedger, ConcurrencySnapshotService, LeakAuditTasks],
+  exports: [AdaptiveConcurrencyService, AdmissionService, LeaseLedger, ConcurrencySnapshotService, LeakAuditTasks],
 })
 export class ConcurrencyModule {}

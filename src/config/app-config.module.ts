@@ -1,5 +1,10 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { ConfigModule } from '@nestjs/config';
+import {
+  AdaptiveConcurrencyEnv,
+  adaptiveConcurrencyConfig,
+  extraAdaptiveSettings,
+} from '../concurrency/adaptive/adaptive.config';
 import { ConcurrencyEnv, concurrencyConfig, extraProviderLimits } from '../concurrency/concurrency.config';
 import { FilesEnv, filesConfig } from '../files/files.config';
 import { GatewayEnv, gatewayConfig } from '../gateway/gateway.config';
@@ -13,6 +18,7 @@ import { validateAll } from './validate-config';
 export const ENV_CLASSES = [
   GatewayEnv,
   ConcurrencyEnv,
+  AdaptiveConcurrencyEnv,
   ProvidersEnv,
   RoutingEnv,
   LoggingEnv,
@@ -30,6 +36,7 @@ export class AppConfigModule {
       load: [
         gatewayConfig,
         concurrencyConfig,
+        adaptiveConcurrencyConfig,
         providersConfig,
         routingConfig,
         loggingConfig,
@@ -40,6 +47,7 @@ export class AppConfigModule {
       validate: (env) =>
         validateAll(ENV_CLASSES, env as Record<string, string | undefined>, [
           (e) => extraProviderLimits(e).problems,
+          (e) => extraAdaptiveSettings(e).problems,
           providersModeProblems,
         ]),
     });

@@ -75,6 +75,21 @@ export interface LlmProviderStatus {
   lastError?: { message: string; at: string };
 }
 
+/** One upstream HTTP attempt that got an answer (success or an HTTP error), for load-aware limits. */
+export interface AttemptReport {
+  provider: string;
+  /** Model and request kind, e.g. `glm-4.6+web`: latencies are compared within one family. */
+  family: string;
+  startedAt: number;
+  ok: boolean;
+  status?: number;
+  providerCode?: string;
+  /** Ms from the attempt's start to its first streamed token; unset when the answer was not streamed. */
+  firstTokenMs?: number;
+}
+
+export type AttemptListener = (report: AttemptReport) => void;
+
 /**
  * The contract every LLM backend implements, and the DI token it is found by.
  * A team adds a backend by providing a subclass in its own module.
@@ -107,4 +122,25 @@ export abstract class LlmProvider {
    * @throws a `CallError` subclass (PROVIDER_ERROR, PROVIDER_UNAVAILABLE, TIMEOUT, CANCELLED).
    */
   abstract complete(request: LlmRequest, options: LlmCallOptions): Promise<LlmResult>;
+
+  private readonly attemptListeners: AttemptListener[] = [];
+
+  /**
+   * Tells `listener` about every upstream attempt this provider reports (the
+   * adaptive concurrency limit listens). A backend that never reports simply
+   * gives an adaptive limit nothing to learn from.
+   */
+  onAttempt(listener: AttemptListener): void {
+    this.attemptListeners.push(listener);
+  }
+
+  protected reportAttempt(report: AttemptReport): void {
+    for (const listener of this.attemptListeners) {
+      try {
+        listener(report);
+      } catch {
+        // A listener's failure must never fail the call it observes.
+      }
+    }
+  }
 }

@@ -33,6 +33,8 @@ export interface Exchange {
   usage: LlmUsage;
   citations: LlmCitation[];
   model: string;
+  /** Epoch ms of the first streamed token (content, reasoning or tool call); unset for a non-streamed answer. */
+  firstTokenAt?: number;
 }
 
 export interface ParsedError {
@@ -150,8 +152,25 @@ export abstract class OpenAiCompatibleLlmProvider extends LlmProvider {
           const exchange = await this.exchange(endpoint, req, options);
           this.metrics.providerRequests.inc({ provider: this.id, outcome: 'success' });
           this.metrics.providerLatency.observe({ provider: this.id }, (Date.now() - started) / 1000);
+          this.reportAttempt({
+            provider: this.id,
+            family: attemptFamily(req),
+            startedAt: started,
+            ok: true,
+            firstTokenMs: exchange.firstTokenAt !== undefined ? exchange.firstTokenAt - started : undefined,
+          });
           return exchange;
         } catch (err) {
+          if (err instanceof UpstreamFailure && err.kind === 'http') {
+            this.reportAttempt({
+              provider: this.id,
+              family: attemptFamily(req),
+              startedAt: started,
+              ok: false,
+              status: err.details.status,
+              providerCode: err.details.providerCode,
+            });
+          }
           const next = await this.afterFailure(err, attempt, options);
           if (next !== RETRY) throw next;
         }
@@ -338,6 +357,7 @@ export abstract class OpenAiCompatibleLlmProvider extends LlmProvider {
       if (chunk.usage) acc.usage = toUsage(chunk.usage);
       for (const choice of chunk.choices ?? []) {
         const delta = choice.delta ?? {};
+        if (delta.content || delta.reasoning_content || delta.tool_calls?.length) acc.firstTokenAt ??= Date.now();
         if (typeof delta.content === 'string') acc.content += delta.content;
         if (typeof delta.reasoning_content === 'string') acc.reasoning += delta.reasoning_content;
         for (const tc of delta.tool_calls ?? []) mergeToolCall(calls, tc);
@@ -477,6 +497,11 @@ function mergeToolCall(calls: Map<number, LlmToolCall>, tc: RawToolCall): void {
   if (tc.id) existing.id = tc.id;
   if (tc.function?.name) existing.function.name = tc.function.name;
   existing.function.arguments += argumentsText(tc.function?.arguments);
+}
+
+/** The latency family of a request: the same model can be far slower with search or thinking. */
+function attemptFamily(req: LlmRequest): string {
+  return `${req.model}${req.webSearch ? '+web' : ''}${req.thinking ? '+thinking' : ''}`;
 }
 
 function describe(err: unknown): string {

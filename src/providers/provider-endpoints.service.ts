@@ -32,7 +32,10 @@ export class ProviderEndpointsService implements OnModuleInit, OnModuleDestroy {
     const anyKey = Object.values(settings).some((s) => !!s.apiKey);
     const simulate = this.config.mode === 'simulated' || (this.config.mode === 'auto' && !anyKey);
     if (simulate) {
-      this.simulator = new ProviderSimulator({ keys: { glm: [SIMULATOR_KEYS.GLM], kimi: [SIMULATOR_KEYS.KIMI] } });
+      this.simulator = new ProviderSimulator({
+        keys: { glm: [SIMULATOR_KEYS.GLM], kimi: [SIMULATOR_KEYS.KIMI] },
+        capacity: this.config.simulatorCapacity,
+      });
       await this.simulator.start(0, '127.0.0.1');
       this.mode = 'simulated';
       this.endpoints.set('GLM', { baseUrl: this.simulator.glmBaseUrl, apiKey: SIMULATOR_KEYS.GLM, mode: 'simulated' });

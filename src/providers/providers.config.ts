@@ -44,6 +44,8 @@ export class ProvidersEnv {
   @EnvInt() @IsInt() @Min(1) EXAI_CIRCUIT_FAILURE_THRESHOLD = 5;
   @EnvInt() @IsInt() @Min(1) EXAI_CIRCUIT_COOLDOWN_SECS = 30;
   @EnvInt() @IsInt() @Min(0) SIM_PORT = 8090;
+  @EnvInt() @IsOptional() @IsInt() @Min(1) SIM_GLM_CAPACITY?: number;
+  @EnvInt() @IsOptional() @IsInt() @Min(1) SIM_KIMI_CAPACITY?: number;
 
   @EnvList()
   @IsString({ each: true })
@@ -91,6 +93,8 @@ export interface ProvidersConfig {
   circuitFailureThreshold: number;
   circuitCooldownMs: number;
   simulatorPort: number;
+  /** Concurrent capacity of the embedded simulator per provider; unset = unlimited. */
+  simulatorCapacity: { glm?: number; kimi?: number };
 }
 
 export function toProvidersConfig(env: ProvidersEnv): ProvidersConfig {
@@ -123,6 +127,7 @@ export function toProvidersConfig(env: ProvidersEnv): ProvidersConfig {
     circuitFailureThreshold: env.EXAI_CIRCUIT_FAILURE_THRESHOLD,
     circuitCooldownMs: env.EXAI_CIRCUIT_COOLDOWN_SECS * 1000,
     simulatorPort: env.SIM_PORT,
+    simulatorCapacity: { glm: env.SIM_GLM_CAPACITY, kimi: env.SIM_KIMI_CAPACITY },
   };
 }
 

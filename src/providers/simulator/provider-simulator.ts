@@ -18,6 +18,7 @@ import {
 } from './simulator.errors';
 import { readBody, SimExchange, writeError, writeJson } from './simulator.exchange';
 import { SimRateLimiter } from './simulator.limits';
+import { SIM_CAPACITY_PATH, SimCapacity } from './simulator.capacity';
 import { SIM_MODEL_CREATED, SIM_MODEL_OWNERS, SIM_MODELS } from './simulator.models';
 import { glmSearchResults, ResponseDialect, responseDialects, SimCompletion } from './simulator.responses';
 import { estimateTokens, fillerWords, SimIdGenerator, splitWords } from './simulator.text';
@@ -97,6 +98,8 @@ export class ProviderSimulator {
   private readonly clock: () => number;
   private readonly dialects: Record<SimProvider, ResponseDialect>;
   private readonly limiter: SimRateLimiter;
+  /** Account-wide concurrent capacity per provider, changeable while running (simulator.capacity.ts). */
+  readonly capacity: SimCapacity;
   private readonly ids = new SimIdGenerator();
   private readonly scripts: Record<SimProvider, ScriptedResponse[]> = { glm: [], kimi: [] };
   private readonly attempts = new Map<string, number>();
@@ -125,6 +128,7 @@ export class ProviderSimulator {
       cachedTokens: options.kimiCachedTokens ?? 'usage',
     });
     this.limiter = new SimRateLimiter(options.limits ?? {}, this.clock);
+    this.capacity = new SimCapacity(options.capacity);
   }
 
   /** Listens on `host:port` (default an ephemeral loopback port). */
@@ -230,6 +234,10 @@ export class ProviderSimulator {
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const method = req.method ?? 'GET';
     const path = (req.url ?? '/').split('?')[0].replace(/(.)\/+$/, '$1');
+    if (path === SIM_CAPACITY_PATH) {
+      const admin = parseJson(await readBody(req));
+      return this.capacity.serveAdmin(method, admin === BODY_NOT_JSON ? null : admin, res);
+    }
     const prefix = PREFIXES.find(([p]) => path === p || path.startsWith(`${p}/`));
     if (!prefix) {
       req.resume();
@@ -327,6 +335,12 @@ export class ProviderSimulator {
         : err;
     }
     ex.onClose(slot.release);
+    const seat = this.capacity.admit(provider);
+    if (!seat.ok) throw seat.error;
+    // Free once the last byte is handed over: the client may send its next
+    // request before this socket's 'close' event runs.
+    ex.res.once('finish', seat.release);
+    ex.onClose(seat.release);
 
     const chat = validateChat(provider, body, {
       kimiStrictThinking: this.options.kimiStrictThinking ?? true,
@@ -369,8 +383,8 @@ export class ProviderSimulator {
       for (const t of completion.toolCalls) this.issuedSearches.set(t.id, t.function.arguments);
       if (completion.finishReason === 'tool_calls') this.billed += 1;
     }
-    if (chat.stream) return this.stream(provider, ex, chat, d, plan);
-    return this.respond(provider, ex, chat, d, plan);
+    if (chat.stream) return this.stream(provider, ex, chat, d, plan, seat.stretch);
+    return this.respond(provider, ex, chat, d, plan, seat.stretch);
   }
 
   private injectedError(provider: SimProvider, d: SimDirectives): SimHttpError {
@@ -389,9 +403,10 @@ export class ProviderSimulator {
     chat: ValidatedChat,
     d: SimDirectives,
     plan: Extract<ChatPlan, { kind: 'completion' }>,
+    stretch: number,
   ): Promise<void> {
     const c = plan.completion;
-    const lat = this.latency;
+    const lat = stretched(this.latency, stretch);
     const wait =
       lat.ttftMs +
       (c.reasoning ? lat.thinkingMs : 0) +
@@ -411,11 +426,12 @@ export class ProviderSimulator {
     chat: ValidatedChat,
     d: SimDirectives,
     plan: Extract<ChatPlan, { kind: 'completion' }>,
+    stretch: number,
   ): Promise<void> {
     const c = plan.completion;
     const dialect = this.dialects[provider];
     const steps = dialect.steps(c, { toolStream: chat.toolStream, withFinish: !d.noFinish });
-    const lat = this.latency;
+    const lat = stretched(this.latency, stretch);
     const reasoningSteps = steps.filter((s) => s.phase === 'reasoning').length;
     ex.startStream(200, { 'Content-Type': dialect.streamContentType, 'Cache-Control': 'no-cache', ...plan.headers });
 
@@ -609,6 +625,17 @@ function filteredBeforeAnswer(provider: SimProvider, stream: boolean, d: SimDire
   if (d.filter === undefined) return false;
   if (provider === 'kimi' || d.filter === 'input') return true;
   return d.filter === 'auto' && !stream;
+}
+
+/** Latencies of a request that arrived at a busy provider (simulator.capacity.ts). */
+function stretched(lat: SimLatency, by: number): SimLatency {
+  if (by === 1) return lat;
+  return {
+    ttftMs: lat.ttftMs * by,
+    interTokenMs: lat.interTokenMs * by,
+    thinkingMs: lat.thinkingMs * by,
+    webSearchMs: lat.webSearchMs * by,
+  };
 }
 
 function bearer(header: string | undefined): string | undefined {

@@ -29,6 +29,12 @@ export interface SimulatorOptions {
   rateLimitHeaders?: boolean;
   /** Real limit enforcement per key: e.g. { kimi: { concurrency: 1, rpm: 3 } }. Default none. */
   limits?: Partial<Record<SimProvider, { concurrency?: number; rpm?: number }>>;
+  /**
+   * Account-wide concurrent capacity per provider (all keys together): beyond it GLM answers 429 code 1302
+   * and Kimi 429 engine_overloaded_error, with Retry-After; latency grows as it fills. Changeable at run
+   * time through `capacity.set()` or `POST /sim/capacity`. Default unlimited.
+   */
+  capacity?: Partial<Record<SimProvider, number>>;
   /** Epoch-ms clock for `created` timestamps, ids and RPM windows. Default `Date.now`. */
   clock?: () => number;
 }
