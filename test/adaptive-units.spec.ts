@@ -26,6 +26,8 @@ import { parseEnv, ConfigValidationError } from '../src/config/validate-config';
 import { MetricsService } from '../src/metrics/metrics.service';
 import { holder, settle } from './support/concurrency-kit';
 import { TestRedis } from './support/redis';
+import { ProviderSimulator } from '../src/providers/simulator/provider-simulator';
+import { SimCapacity } from '../src/providers/simulator/simulator.capacity';
 
 const BOUNDS: AdaptiveBounds = { min: 1, max: 20 };
 const TUNING = { backoff: 0.7, tolerance: 1.5 };
@@ -292,5 +294,66 @@ describe('the shared limit in Redis follows the same rule', () => {
     const s = await store.apply('GLM', { kind: 'grow', inflight: 1, reason: '' }, BOUNDS);
     expect(s.value).toBe(2);
     await store.close();
+  });
+});
+
+describe('simulator capacity model', () => {
+  const sim = new ProviderSimulator({ speed: 0, capacity: { glm: 1, kimi: 1 } });
+  beforeAll(() => sim.start());
+  afterAll(() => sim.stop());
+
+  const chat = (base: string, key: string, model: string, content: string) =>
+    fetch(`${base}/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ model, messages: [{ role: 'user', content }] }),
+    });
+
+  it('answers beyond capacity with GLM 429 1302 and Kimi 429 engine_overloaded_error, both with Retry-After', async () => {
+    const heldGlm = chat(sim.glmBaseUrl, 'sim-glm-key', 'glm-4.5', 'hold [[sim:delay=400]]');
+    const heldKimi = chat(sim.kimiBaseUrl, 'sim-kimi-key', 'kimi-k2-0905-preview', 'hold [[sim:delay=400]]');
+    await new Promise((r) => setTimeout(r, 100));
+    const glm = await chat(sim.glmBaseUrl, 'sim-glm-key', 'glm-4.5', 'over');
+    expect(glm.status).toBe(429);
+    expect(glm.headers.get('retry-after')).toBe('1');
+    expect(await glm.json()).toMatchObject({ error: { code: '1302' } });
+    const kimi = await chat(sim.kimiBaseUrl, 'sim-kimi-key', 'kimi-k2-0905-preview', 'over');
+    expect(kimi.status).toBe(429);
+    expect(kimi.headers.get('retry-after')).toBe('1');
+    expect(await kimi.json()).toMatchObject({ error: { type: 'engine_overloaded_error' } });
+    expect((await heldGlm).status).toBe(200);
+    expect((await heldKimi).status).toBe(200);
+    expect(sim.capacity.read('glm')).toMatchObject({ capacity: 1, active: 0, peak: 1, admitted: 1, rejected: 1 });
+  });
+
+  it('changes capacity at run time through POST /sim/capacity and refuses bad input with 400', async () => {
+    const post = (body: string) =>
+      fetch(`${sim.url}/sim/capacity`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+    const ok = await post(JSON.stringify({ glm: 3, kimi: null, reset_stats: true }));
+    expect(ok.status).toBe(200);
+    expect(await ok.json()).toMatchObject({
+      glm: { capacity: 3, admitted: 0, rejected: 0 },
+      kimi: { capacity: null },
+    });
+    for (const bad of ['[1]', '{"glm":0}', '{"glm":2.5}', '{"openai":3}', 'not json']) {
+      const res = await post(bad);
+      expect(res.status).toBe(400);
+    }
+    expect((await fetch(`${sim.url}/sim/capacity`, { method: 'DELETE' })).status).toBe(405);
+    expect(
+      ((await (await fetch(`${sim.url}/sim/capacity`)).json()) as { glm: { capacity: number } }).glm.capacity,
+    ).toBe(3);
+  });
+
+  it('slows a request down as the provider fills, not at all when alone', () => {
+    const capacity = new SimCapacity({ glm: 6 });
+    const seats = Array.from({ length: 6 }, () => capacity.admit('glm'));
+    const stretch = seats.map((s) => (s.ok ? s.stretch : NaN));
+    expect(stretch[0]).toBe(1);
+    for (let i = 1; i < 6; i++) expect(stretch[i]).toBeGreaterThan(stretch[i - 1]);
+    expect(stretch[5]).toBeCloseTo(2 - 1 / 6);
+    expect(capacity.admit('glm').ok).toBe(false);
+    for (const s of seats) if (s.ok) s.release();
+    expect(capacity.read('glm').active).toBe(0);
   });
 });

@@ -55,7 +55,7 @@ describe('health, readiness and metrics', () => {
     expect(status).toBe(200);
     expect(Object.keys(body).sort()).toEqual(['details', 'error', 'info', 'status']);
     const details = body.details as Record<string, Json>;
-    expect(Object.keys(details).sort()).toEqual(['concurrency', 'gateway', 'providers', 'routing']);
+    expect(Object.keys(details).sort()).toEqual(['concurrency', 'gateway', 'provider_limits', 'providers', 'routing']);
     expect(Object.keys(details.gateway).sort()).toEqual(['connections', 'in_flight_calls', 'sessions', 'status']);
     expect(Object.keys(details.concurrency).sort()).toEqual(
       [
@@ -86,6 +86,10 @@ describe('health, readiness and metrics', () => {
       'ttlSecs',
     ]);
     expect(details.routing).toMatchObject({ maxEntries: 1000, ttlSecs: 180 });
+    expect(Object.keys(details.provider_limits).sort()).toEqual(['providers', 'status']);
+    const limits = details.provider_limits.providers as Record<string, Json>;
+    expect(Object.keys(limits.GLM).sort()).toEqual(['ceiling', 'history', 'limit', 'min', 'mode']);
+    expect(limits.GLM).toMatchObject({ mode: 'static', limit: limits.GLM.ceiling, min: 1 });
   });
 
   it('is ready once a provider is usable and the leak audit has run', async () => {
