@@ -63,10 +63,13 @@ describe('adaptive concurrency against a capacity-limited simulator', () => {
     expect(adaptive.view().GLM).toMatchObject({ mode: 'adaptive', ceiling: 20, min: 1 });
     load = await ContinuousLoad.start(daemon.url, 40, MODEL);
 
-    // Converged: within ±1 of 6 by 30 s, and staying there.
-    await waitFor(() => limit() >= 5 && limit() <= 7, 30_000, 'GLM limit within 5..7');
-    const settled = await medianLimit(limit, 4000);
-    expect(settled.within(5, 7)).toBeGreaterThanOrEqual(0.75);
+    // Converged: by 30 s the limit spends at least 3/4 of a 3 s window within ±1 of 6.
+    const started = Date.now();
+    let converged = false;
+    while (!converged && Date.now() - started < 30_000) {
+      converged = (await medianLimit(limit, 3000)).within(5, 7) >= 0.75;
+    }
+    expect(converged).toBe(true);
 
     // After convergence: under 2 % of upstream requests answered 429.
     sim.capacity.resetStats();
@@ -153,13 +156,18 @@ describe('adaptive concurrency shared through Redis', () => {
     const limit = (i: number) => limits[i].view().GLM.limit;
     for (const [i, d] of daemons.entries()) loads.push(await ContinuousLoad.start(d.url, 20, MODEL, `d${i}`));
 
-    await waitFor(() => limit(0) >= 3 && limit(0) <= 7, 30_000, 'shared GLM limit within 3..7');
+    const started = Date.now();
+    let converged = false;
+    while (!converged && Date.now() - started < 30_000) {
+      converged = (await medianLimit(() => limit(0), 3000)).within(4, 7) >= 0.75;
+    }
+    expect(converged).toBe(true);
     // One value, not one per daemon: both admit against the same number.
     await waitFor(() => limit(0) === limit(1), 5000, 'both daemons on the shared limit');
 
     sim.capacity.resetStats();
     const okBefore = loads[0].ok + loads[1].ok;
-    await waitFor(() => loads[0].ok + loads[1].ok - okBefore >= 150, 60_000, '150 more calls');
+    await waitFor(() => loads[0].ok + loads[1].ok - okBefore >= 300, 90_000, '300 more calls');
     const stats = sim.capacity.read('glm');
     expect(stats.peak).toBeLessThanOrEqual(6);
     // Demand over 6 is what the simulator refuses: it stays under 2 % of requests.

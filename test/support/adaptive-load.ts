@@ -56,7 +56,10 @@ export class ContinuousLoad {
   /** Stops issuing calls, lets the running ones end, and closes every session. */
   async stop(): Promise<void> {
     this.running = false;
-    await Promise.allSettled(this.loops.map((l) => Promise.race([l, new Promise((r) => setTimeout(r, 30_000))])));
+    let timer: NodeJS.Timeout | undefined;
+    const giveUp = new Promise((r) => (timer = setTimeout(r, 30_000)));
+    await Promise.race([Promise.allSettled(this.loops), giveUp]);
+    clearTimeout(timer);
     for (const c of this.clients) c.close();
   }
 }

@@ -145,8 +145,12 @@ export class LatencyGradient {
   }
 
   onSuccess(sample: SuccessSample): LimitStep {
-    if (sample.firstTokenMs !== undefined) this.observe(sample.family, Math.max(1, sample.firstTokenMs));
-    if (this.braking) {
+    const fresh =
+      sample.firstTokenMs === undefined ? undefined : this.observe(sample.family, Math.max(1, sample.firstTokenMs));
+    // The smoothed ratio filters noise but lags: once a brake has worked, the
+    // samples after it are fast again while the average is still high. Both
+    // must say "slow" to brake again.
+    if (this.braking && (fresh === undefined || fresh > this.tuning.tolerance)) {
       return { kind: 'brake', startedAt: sample.startedAt, reason: `latency ${this.smoothed.toFixed(2)}x baseline` };
     }
     // Between half the tolerance and all of it the limit holds: the latency
@@ -156,7 +160,8 @@ export class LatencyGradient {
     return { kind: 'grow', inflight: sample.inflight, reason: 'sustained success' };
   }
 
-  private observe(family: string, ms: number): void {
+  /** Folds one sample in and returns its own ratio to the baseline. */
+  private observe(family: string, ms: number): number {
     const now = this.clock();
     const half = this.tuning.baselineWindowMs / 2;
     let b = this.baselines.get(family);
@@ -173,5 +178,6 @@ export class LatencyGradient {
     b.current = Math.min(b.current, ms);
     const ratio = ms / Math.min(b.current, b.previous);
     this.smoothed += (ratio - this.smoothed) * RATIO_SMOOTHING;
+    return ratio;
   }
 }
