@@ -107,6 +107,14 @@ describe('status page', () => {
     expect(await text(page, '#last-audit-ago')).toMatch(/\d+s ago/);
   });
 
+  it('draws a line per provider with its effective limit over its ceiling', async () => {
+    await attrBecomes(page, '[data-limit-provider="GLM"]', 'data-effective-limit', '2');
+    await attrBecomes(page, '[data-limit-provider="KIMI"]', 'data-effective-limit', '3');
+    expect(await text(page, '[data-limit-provider="GLM"] .text')).toBe('2 / 2');
+    expect(await text(page, '[data-limit-provider="GLM"] .pill')).toMatch(/^static$/i);
+    expect(Number(await page.locator('[data-limit-provider="GLM"]').getAttribute('data-points'))).toBeGreaterThan(0);
+  });
+
   it('shows a call in flight while the provider works, then idle again', async () => {
     client = await TestClient.ready(daemon!.url);
     client.send({
