@@ -8,6 +8,7 @@ import { HttpModule } from './http/http.module';
 import { ConcurrencyModule } from './concurrency/concurrency.module';
 import { LoggingModule } from './logging/logging.module';
 import { MetricsModule } from './metrics/metrics.module';
+import { OpenAiModule } from './openai/openai.module';
 import { ProvidersModule } from './providers/providers.module';
 import { RoutingModule } from './routing/routing.module';
 import { ToolsModule } from './tools/tools.module';
@@ -44,6 +45,7 @@ export class AppModule {
         RoutingModule,
         ToolsModule,
         GatewayModule,
+        OpenAiModule,
         ...(options.extensions ?? []),
       ],
     };

@@ -1,6 +1,7 @@
 import type { DynamicModule, INestApplication, NestApplicationOptions, Type } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { NestFactory } from '@nestjs/core';
+import type { NestExpressApplication } from '@nestjs/platform-express';
 import { Logger } from 'nestjs-pino';
 import { AppModule } from './app.module';
 import type { AllConfigType } from './config/config.type';
@@ -12,6 +13,8 @@ export function configureApp(app: INestApplication): void {
   // Names the framework to anyone probing for known weaknesses, and tells a client nothing it needs.
   (app.getHttpAdapter().getInstance() as { disable(setting: string): void }).disable('x-powered-by');
   const gateway = app.get(ConfigService<AllConfigType, true>).get('gateway', { infer: true });
+  // Chat requests carry whole conversations: the same bound as a WebSocket frame, not Express's 100 kB.
+  (app as NestExpressApplication).useBodyParser('json', { limit: gateway.maxBytes });
   app.useWebSocketAdapter(new GatewayWsAdapter(app, { maxPayload: gateway.maxBytes }));
 }
 

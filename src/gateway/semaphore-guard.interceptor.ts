@@ -4,7 +4,7 @@ import { concat, defer, Observable, of, Subscription } from 'rxjs';
 import type { WebSocket } from 'ws';
 import { AdmissionOptions, AdmissionService } from '../concurrency/admission.service';
 import { concurrencyConfig } from '../concurrency/concurrency.config';
-import { ABORT_SETTLE_MAX_MS } from '../concurrency/concurrency.constants';
+import { releaseAfterSettle } from '../concurrency/lease-release';
 import type { Lease, LeaseHolder } from '../concurrency/lease';
 import { MetricsService } from '../metrics/metrics.service';
 import type { CallToolFrame } from './dto/client-frames';
@@ -134,19 +134,12 @@ export class SemaphoreGuardInterceptor implements NestInterceptor {
    * ABORT_SETTLE_MAX_MS, so a tool that ignores its signal cannot keep it.
    */
   protected releaseLease(lease: Lease, execution: ToolExecution): void {
-    if (execution.settled || !execution.toolStarted) {
-      execution.leaseHeld = false;
-      lease.release();
-      return;
-    }
-    const settleMs = Math.min(ABORT_SETTLE_MAX_MS, this.config.leaseGraceMs);
-    const timer = setTimeout(done, settleMs);
-    void execution.whenSettled.then(done);
-    function done(): void {
-      clearTimeout(timer);
-      execution.leaseHeld = false;
-      lease.release();
-    }
+    const work = {
+      started: execution.toolStarted,
+      settled: execution.settled,
+      whenSettled: execution.whenSettled,
+    };
+    releaseAfterSettle(lease, work, this.config.leaseGraceMs, () => (execution.leaseHeld = false));
   }
 
   private tool(next: CallHandler): Observable<ExecutionEvent> {

@@ -33,7 +33,8 @@ export class OperatorAuthGuard implements CanActivate {
   }
 }
 
-function bearer(header: string | undefined): string | undefined {
+/** The token of an `Authorization: Bearer …` header; undefined when absent or another scheme. */
+export function bearer(header: string | undefined): string | undefined {
   const match = /^Bearer\s+(\S+)\s*$/i.exec(header ?? '');
   return match?.[1];
 }

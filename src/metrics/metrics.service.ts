@@ -86,6 +86,12 @@ export class MetricsService {
     labelNames: ['provider'],
     registers: [this.registry],
   });
+  readonly tokens = new Counter({
+    name: 'exai_tokens_total',
+    help: 'Tokens reported by providers, by kind: prompt, completion, cached (part of prompt), reasoning (part of completion)',
+    labelNames: ['provider', 'model', 'kind'],
+    registers: [this.registry],
+  });
   readonly routingCache = new Counter({
     name: 'exai_routing_cache_total',
     help: 'Routing cache lookups by result',

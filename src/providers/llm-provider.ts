@@ -31,6 +31,21 @@ export interface LlmRequest {
   webSearch?: boolean;
   /** Ask for thinking mode on models that support it. */
   thinking?: boolean;
+  /** Caller-defined tools and the choice among them, sent to the API as given (OpenAI shape). */
+  tools?: unknown[];
+  toolChoice?: unknown;
+  stop?: string | string[];
+  topP?: number;
+  /** Further body fields, sent only when the provider lists them in `passthroughFields()`. */
+  extra?: Record<string, unknown>;
+}
+
+/** A piece of a streamed answer, as the upstream sent it. */
+export interface LlmDelta {
+  content?: string;
+  reasoning?: string;
+  /** OpenAI tool-call deltas (`index`, `id`, `type`, `function.name`, `function.arguments` fragments). */
+  toolCalls?: unknown[];
 }
 
 export interface LlmCallOptions {
@@ -38,6 +53,11 @@ export interface LlmCallOptions {
   /** Epoch ms: the whole call's budget, every attempt included. */
   deadline: number;
   onProgress?: (message: string) => void;
+  /**
+   * Receives the answer as it streams. Once a delta has been delivered the
+   * call is no longer retried: the caller has already shown that output.
+   */
+  onDelta?: (delta: LlmDelta) => void;
 }
 
 export interface LlmUsage {
@@ -45,6 +65,7 @@ export interface LlmUsage {
   completionTokens: number;
   totalTokens: number;
   cachedTokens?: number;
+  reasoningTokens?: number;
 }
 
 export interface LlmCitation {
@@ -73,6 +94,16 @@ export interface LlmProviderStatus {
   configured: boolean;
   circuit: CircuitState;
   lastError?: { message: string; at: string };
+  /** Calls, errors, latency percentiles and token totals since start. */
+  usage?: ProviderUsageSnapshot;
+}
+
+export interface ProviderUsageSnapshot {
+  calls: number;
+  errors: number;
+  errorRate: number;
+  latencyMs: { p50: number | null; p95: number | null };
+  tokens: { prompt: number; completion: number; cached: number; reasoning: number };
 }
 
 /** One upstream HTTP attempt that got an answer (success or an HTTP error), for load-aware limits. */
@@ -107,6 +138,15 @@ export abstract class LlmProvider {
   /** Whether `model` is one of this provider's configured models. */
   serves(model: string): boolean {
     return this.modelIds().includes(model);
+  }
+
+  /**
+   * Request fields beyond the common ones (model, messages, temperature,
+   * max_tokens, top_p, stop, tools, tool_choice) that this API accepts and
+   * that callers may pass through unchanged.
+   */
+  passthroughFields(): readonly string[] {
+    return [];
   }
 
   /** Whether this provider is usable now: configured and its circuit not open. */

@@ -6,6 +6,7 @@ import { CircuitBreaker } from './circuit-breaker';
 import {
   LlmCallOptions,
   LlmCitation,
+  LlmDelta,
   LlmMessage,
   LlmModelInfo,
   LlmProvider,
@@ -17,6 +18,7 @@ import {
 } from './llm-provider';
 import { ProviderEndpoint, ProviderEndpointsService, ProviderId } from './provider-endpoints.service';
 import { redactProviderIds } from './provider-redaction';
+import { ProviderUsage } from './provider-usage';
 import { selectTimeoutSecs, TimeoutKind } from './provider-timeouts';
 import { ProviderError, ProviderUnavailableError, UpstreamFailure } from './providers.errors';
 import type { ProvidersConfig, ProviderSettings } from './providers.config';
@@ -57,6 +59,7 @@ export abstract class OpenAiCompatibleLlmProvider extends LlmProvider {
   abstract override readonly id: ProviderId;
   protected readonly logger: Logger;
   readonly breaker: CircuitBreaker;
+  readonly usage = new ProviderUsage();
   private readonly transport = new HttpTransport();
 
   protected constructor(
@@ -125,6 +128,7 @@ export abstract class OpenAiCompatibleLlmProvider extends LlmProvider {
       configured: endpoint !== undefined,
       circuit: this.breaker.state,
       lastError: this.breaker.lastError,
+      usage: this.usage.snapshot(),
     };
   }
 
@@ -144,12 +148,26 @@ export abstract class OpenAiCompatibleLlmProvider extends LlmProvider {
       });
     }
     let attempts = 0;
+    const callStarted = Date.now();
+    // Output the caller has already received cannot be taken back, so a
+    // failure after the first delta ends the call instead of retrying it.
+    let delivered = false;
+    const onDelta = options.onDelta;
+    const attemptOptions: LlmCallOptions = onDelta
+      ? {
+          ...options,
+          onDelta: (delta) => {
+            delivered = true;
+            onDelta(delta);
+          },
+        }
+      : options;
     const send = async (req: LlmRequest): Promise<Exchange> => {
       for (let attempt = 0; ; attempt++) {
         attempts++;
         const started = Date.now();
         try {
-          const exchange = await this.exchange(endpoint, req, options);
+          const exchange = await this.exchange(endpoint, req, attemptOptions);
           this.metrics.providerRequests.inc({ provider: this.id, outcome: 'success' });
           this.metrics.providerLatency.observe({ provider: this.id }, (Date.now() - started) / 1000);
           this.reportAttempt({
@@ -171,7 +189,7 @@ export abstract class OpenAiCompatibleLlmProvider extends LlmProvider {
               providerCode: err.details.providerCode,
             });
           }
-          const next = await this.afterFailure(err, attempt, options);
+          const next = await this.afterFailure(err, attempt, options, delivered);
           if (next !== RETRY) throw next;
         }
       }
@@ -180,6 +198,8 @@ export abstract class OpenAiCompatibleLlmProvider extends LlmProvider {
       const out = await this.run(request, send);
       this.breaker.onSuccess();
       this.updateCircuitGauge();
+      this.countTokens(request.model, out.usage);
+      this.usage.record(Date.now() - callStarted, out.usage);
       return {
         content: out.content,
         reasoning: out.reasoning || undefined,
@@ -192,15 +212,50 @@ export abstract class OpenAiCompatibleLlmProvider extends LlmProvider {
       };
     } catch (err) {
       this.updateCircuitGauge();
+      // A caller who went away says nothing about the provider's health.
+      if (!(err instanceof CallCancelledError)) this.usage.record(Date.now() - callStarted, undefined);
       throw err;
     }
+  }
+
+  /** Labelled by the requested model: a configured id, so the label set stays bounded. */
+  private countTokens(model: string, usage: LlmUsage): void {
+    const counts: Array<[string, number | undefined]> = [
+      ['prompt', usage.promptTokens],
+      ['completion', usage.completionTokens],
+      ['cached', usage.cachedTokens],
+      ['reasoning', usage.reasoningTokens],
+    ];
+    for (const [kind, n] of counts) {
+      if (n !== undefined && n > 0) this.metrics.tokens.inc({ provider: this.id, model, kind }, n);
+    }
+  }
+
+  /** The common request fields every OpenAI-compatible API takes, and the caller's pass-through extras. */
+  private withCallerFields(body: Record<string, unknown>, request: LlmRequest): Record<string, unknown> {
+    const allowed = this.passthroughFields();
+    for (const [key, value] of Object.entries(request.extra ?? {})) {
+      if (allowed.includes(key) && !(key in body)) body[key] = value;
+    }
+    if (request.tools && request.tools.length > 0) {
+      body.tools = [...(Array.isArray(body.tools) ? (body.tools as unknown[]) : []), ...request.tools];
+    }
+    if (request.toolChoice !== undefined) body.tool_choice = request.toolChoice;
+    if (request.stop !== undefined) body.stop = request.stop;
+    if (request.topP !== undefined) body.top_p = request.topP;
+    return body;
   }
 
   /**
    * Decides what a failed attempt means: RETRY (after waiting out the
    * backoff) or the error that ends the call.
    */
-  private async afterFailure(err: unknown, attempt: number, options: LlmCallOptions): Promise<Error> {
+  private async afterFailure(
+    err: unknown,
+    attempt: number,
+    options: LlmCallOptions,
+    delivered: boolean,
+  ): Promise<Error> {
     if (options.signal.aborted) return callEnding(options.signal);
     if (!(err instanceof UpstreamFailure)) {
       this.breaker.onOtherFailure(String(err));
@@ -226,7 +281,7 @@ export abstract class OpenAiCompatibleLlmProvider extends LlmProvider {
       remainingMs,
       hintMs: err.retryAfterMs,
     });
-    if (!decision.retry || this.breaker.state === 'open') {
+    if (!decision.retry || this.breaker.state === 'open' || delivered) {
       this.logger.warn({
         msg: `${this.displayName} unavailable, not retrying`,
         attempt,
@@ -270,7 +325,7 @@ export abstract class OpenAiCompatibleLlmProvider extends LlmProvider {
           'content-type': 'application/json',
           accept: stream ? 'text/event-stream' : 'application/json',
         },
-        JSON.stringify(this.buildBody(request, stream)),
+        JSON.stringify(this.withCallerFields(this.buildBody(request, stream), request)),
         options.signal,
       );
     } catch (err) {
@@ -289,7 +344,7 @@ export abstract class OpenAiCompatibleLlmProvider extends LlmProvider {
     if (response.status < 200 || response.status >= 300) throw await this.httpFailure(response, endpoint);
     try {
       const exchange = stream
-        ? await this.readStream(response)
+        ? await this.readStream(response, options.onDelta)
         : this.fromJson(JSON.parse(await readText(response.body)) as unknown);
       this.checkFinish(exchange);
       return exchange;
@@ -334,7 +389,7 @@ export abstract class OpenAiCompatibleLlmProvider extends LlmProvider {
     );
   }
 
-  private async readStream(response: TransportResponse): Promise<Exchange> {
+  private async readStream(response: TransportResponse, onDelta?: (delta: LlmDelta) => void): Promise<Exchange> {
     const acc = emptyExchange();
     const calls = new Map<number, LlmToolCall>();
     let done = false;
@@ -361,6 +416,7 @@ export abstract class OpenAiCompatibleLlmProvider extends LlmProvider {
         if (typeof delta.content === 'string') acc.content += delta.content;
         if (typeof delta.reasoning_content === 'string') acc.reasoning += delta.reasoning_content;
         for (const tc of delta.tool_calls ?? []) mergeToolCall(calls, tc);
+        if (onDelta) forwardDelta(delta, onDelta);
         if (choice.finish_reason) acc.finishReason = choice.finish_reason;
         if (choice.usage) acc.usage = toUsage(choice.usage);
       }
@@ -411,6 +467,7 @@ interface RawUsage {
   total_tokens?: number;
   cached_tokens?: number;
   prompt_tokens_details?: { cached_tokens?: number };
+  completion_tokens_details?: { reasoning_tokens?: number };
 }
 
 interface RawToolCall {
@@ -465,12 +522,28 @@ function toUsage(u: RawUsage): LlmUsage {
   const prompt = u.prompt_tokens ?? 0;
   const completion = u.completion_tokens ?? 0;
   const cached = u.cached_tokens ?? u.prompt_tokens_details?.cached_tokens;
+  const reasoning = u.completion_tokens_details?.reasoning_tokens;
   return {
     promptTokens: prompt,
     completionTokens: completion,
     totalTokens: u.total_tokens ?? prompt + completion,
     ...(cached !== undefined ? { cachedTokens: cached } : {}),
+    ...(reasoning !== undefined ? { reasoningTokens: reasoning } : {}),
   };
+}
+
+/** Only deltas that carry output: role-only and empty chunks are not worth a frame downstream. */
+function forwardDelta(
+  delta: { content?: string; reasoning_content?: string; tool_calls?: RawToolCall[] },
+  onDelta: (delta: LlmDelta) => void,
+): void {
+  const out: LlmDelta = {};
+  if (typeof delta.content === 'string' && delta.content !== '') out.content = delta.content;
+  if (typeof delta.reasoning_content === 'string' && delta.reasoning_content !== '') {
+    out.reasoning = delta.reasoning_content;
+  }
+  if (delta.tool_calls && delta.tool_calls.length > 0) out.toolCalls = delta.tool_calls;
+  if (out.content !== undefined || out.reasoning !== undefined || out.toolCalls) onDelta(out);
 }
 
 function toCitation(r: RawSearchResult): LlmCitation {

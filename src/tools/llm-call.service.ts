@@ -9,13 +9,18 @@ import { estimateTokens } from '../routing/routing.rules';
 import { RoutingService } from '../routing/routing.service';
 import { ConversationThreadsService } from './conversation-threads.service';
 import type { PreparedCall, ToolContext, ToolResult } from './tool.types';
-import { InvalidArgumentsError } from './tools.errors';
+import { InvalidArgumentsError, UnknownModelError } from './tools.errors';
 
 export interface LlmCallPlan {
   model: string;
   provider: LlmProvider;
   thinking: boolean;
   web: boolean;
+}
+
+/** A resolved model with its provider and its deadline budget. */
+export interface ModelRoute extends LlmCallPlan {
+  timeoutSecs: number;
 }
 
 export interface LlmCallInput {
@@ -38,16 +43,10 @@ export class LlmCallService {
     @Inject(routingConfig.KEY) private readonly routingSettings: ConfigType<typeof routingConfig>,
   ) {}
 
-  /** The provider serving `model`. @throws InvalidArgumentsError listing the available models. */
+  /** The provider serving `model`. @throws UnknownModelError listing the available models. */
   providerFor(model: string): LlmProvider {
     const provider = this.providers.all().find((p) => p.serves(model));
-    if (!provider) {
-      const available = this.availableModels();
-      throw new InvalidArgumentsError(`Unknown model "${forLog(model)}". Available models: ${available.join(', ')}`, {
-        model: forLog(model),
-        available_models: available,
-      });
-    }
+    if (!provider) throw new UnknownModelError(forLog(model), this.availableModels());
     return provider;
   }
 
@@ -82,12 +81,25 @@ export class LlmCallService {
       options.threadMustExist === false
         ? this.threads.historyOrNew(continuationOf(args), options.sessionId)
         : this.threads.history(continuationOf(args), options.sessionId);
+    const historyChars = history.reduce((n, m) => n + m.content.length, 0);
+    const promptChars = options.prompt.length + textArg(args.system_prompt).length + historyChars;
+    const route = this.route(tool, args.model, { ...options, promptChars });
+    return { args: { ...args, model: route.model }, provider: route.provider.id, timeoutSecs: route.timeoutSecs };
+  }
+
+  /**
+   * `model` as named (explicit) or chosen by the routing rules (omitted or
+   * `auto`), with its provider and the budget for the request's kind. Shared
+   * by the tools and the OpenAI-compatible API.
+   * @throws UnknownModelError when no provider serves an explicit model.
+   * @throws InvalidArgumentsError when the prompt cannot fit the model's context window.
+   */
+  route(tool: string, requested: unknown, options: { deep: boolean; web: boolean; promptChars: number }): ModelRoute {
     let model: string;
     let thinking: boolean;
-    const historyChars = history.reduce((n, m) => n + m.content.length, 0);
-    const promptTokens = estimateTokens(options.prompt.length + textArg(args.system_prompt).length + historyChars);
-    if (isExplicitModel(args.model)) {
-      model = args.model;
+    const promptTokens = estimateTokens(options.promptChars);
+    if (isExplicitModel(requested)) {
+      model = requested;
       thinking = isThinkingCall(model, options.deep);
     } else {
       const long = promptTokens > this.routingSettings.glmContextTokens;
@@ -98,7 +110,7 @@ export class LlmCallService {
     const provider = this.providerFor(model);
     this.checkContext(provider.id, model, promptTokens);
     const timeoutSecs = provider.timeoutSecs(model, { web: options.web, thinking });
-    return { args: { ...args, model }, provider: provider.id, timeoutSecs };
+    return { model, provider, thinking, web: options.web, timeoutSecs };
   }
 
   /**

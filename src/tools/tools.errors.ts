@@ -42,6 +42,19 @@ export class UnknownContinuationError extends InvalidArgumentsError {
   }
 }
 
+/** A model no provider serves: INVALID_ARGUMENTS on the WebSocket, 404 on the OpenAI API. */
+export class UnknownModelError extends InvalidArgumentsError {
+  constructor(
+    readonly model: string,
+    readonly available: string[],
+  ) {
+    super(`Unknown model "${model}". Available models: ${available.join(', ')}`, {
+      model,
+      available_models: available,
+    });
+  }
+}
+
 export class InvalidToolDefinitionError extends Error {
   constructor(tool: string, why: string) {
     super(`Tool "${tool}" cannot be registered: ${why}`);

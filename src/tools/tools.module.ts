@@ -37,6 +37,6 @@ import { WorkflowToolsRegistrar } from './workflow/workflow-tools';
     WorkflowEngine,
     WorkflowToolsRegistrar,
   ],
-  exports: [ToolRegistryService],
+  exports: [ToolRegistryService, LlmCallService],
 })
 export class ToolsModule {}

@@ -28,6 +28,11 @@ export class GlmLlmProvider extends OpenAiCompatibleLlmProvider {
     return /^glm-(4\.[5-9]|[5-9])/i.test(model);
   }
 
+  /** Z.ai chat-completions fields beyond the common ones (Z.ai API reference, "Chat Completion"). */
+  override passthroughFields(): readonly string[] {
+    return ['response_format', 'do_sample', 'request_id', 'user_id', 'tool_stream'];
+  }
+
   protected buildBody(request: LlmRequest, stream: boolean): Record<string, unknown> {
     const body: Record<string, unknown> = { model: request.model, messages: request.messages, stream };
     if (stream) body.stream_options = { include_usage: true };

@@ -30,6 +30,11 @@ export class KimiLlmProvider extends OpenAiCompatibleLlmProvider {
     return !request.webSearch;
   }
 
+  /** Moonshot chat-completions fields beyond the common ones (Moonshot API reference, "Chat Completion"). */
+  override passthroughFields(): readonly string[] {
+    return ['response_format', 'presence_penalty', 'frequency_penalty', 'partial'];
+  }
+
   protected buildBody(request: LlmRequest, stream: boolean): Record<string, unknown> {
     const body: Record<string, unknown> = { model: request.model, messages: request.messages, stream };
     if (stream) body.stream_options = { include_usage: true };
