@@ -133,6 +133,13 @@ describe('status page', () => {
     expect(toolOutput(res)).toMatchObject({ status: 'success', metadata: { provider: 'GLM' } });
     await attrBecomes(page, '[data-limit="global"]', 'data-inflight', '0');
     await attrBecomes(page, '[data-limit="GLM"]', 'data-inflight', '0');
+    // The provider's usage row counts the call and the tokens it reported.
+    const usage = (toolOutput(res).metadata as { usage: { prompt_tokens: number; completion_tokens: number } }).usage;
+    await attrBecomes(page, '[data-usage-provider="GLM"]', 'data-calls', '1');
+    await attrBecomes(page, '[data-usage-provider="GLM"]', 'data-completion-tokens', String(usage.completion_tokens));
+    expect(await text(page, '[data-usage-provider="GLM"] .tokens-in')).toBe(String(usage.prompt_tokens));
+    expect(await text(page, '[data-usage-provider="GLM"] .errors')).toBe('0 (0%)');
+    expect(await text(page, '[data-usage-provider="GLM"] .latency')).toMatch(/^\d+(\.\d)? m?s \/ \d+(\.\d)? m?s$/);
   });
 
   it('renders the body of a 503 answer, not an unreachable daemon', async () => {
