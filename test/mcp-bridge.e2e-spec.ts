@@ -1,5 +1,8 @@
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
+import { ProviderSimulator } from '../src/providers/simulator/provider-simulator';
+import { freePort } from './support/redis';
 import { join } from 'node:path';
 import { ConcurrencySnapshotService } from '../src/concurrency/concurrency-snapshot.service';
 import { startTestDaemon, TestDaemon } from './support/daemon';
@@ -25,6 +28,7 @@ describe('exai-mcp: the stdio MCP bridge, driven by the MCP SDK client', () => {
       EXAI_PROVIDERS_MODE: 'simulated',
       EXAI_WS_SESSION_MAX_INFLIGHT: '16',
       EXAI_WS_GLOBAL_MAX_INFLIGHT: '16',
+      EXAI_WS_PROGRESS_INTERVAL_SECS: '1',
     });
     port = Number(new URL(daemon.httpUrl).port);
     transport = new StdioClientTransport({
@@ -74,13 +78,18 @@ describe('exai-mcp: the stdio MCP bridge, driven by the MCP SDK client', () => {
     expect(done).toEqual([...gates].reverse());
   });
 
-  it('turns progress frames into MCP progress notifications', async () => {
-    const notes: string[] = [];
-    const result = await client.callTool({ name: 'test_echo', arguments: { text: 'slow', delay_ms: 200 } }, undefined, {
-      onprogress: (p) => notes.push(p.message ?? ''),
-    });
+  it('turns progress frames into MCP progress notifications, every one with a message', async () => {
+    const notes: Array<string | undefined> = [];
+    const result = await client.callTool(
+      { name: 'test_echo', arguments: { text: 'slow', delay_ms: 2500 } },
+      undefined,
+      { onprogress: (p) => notes.push(p.message) },
+    );
     expect(textOf(result)).toBe('slow');
-    expect(notes).toEqual(expect.arrayContaining(['accepted', 'sleeping 200ms']));
+    expect(notes).toEqual(expect.arrayContaining(['accepted', 'sleeping 2500ms']));
+    // The daemon's heartbeat (every second here) carries no text of its own.
+    expect(notes).toContainEqual(expect.stringMatching(/^working \(\d+ s\)$/));
+    expect(notes.every((m) => typeof m === 'string' && m.length > 0)).toBe(true);
   });
 
   it('flags an answer served from the result cache, for the agent (a text block) and the host (_meta)', async () => {
@@ -132,5 +141,111 @@ describe('exai-mcp: the stdio MCP bridge, driven by the MCP SDK client', () => {
     const after = await client.callTool({ name: 'test_echo', arguments: { text: 'back again' } });
     expect(textOf(after)).toBe('back again');
     expect(stderr).toMatch(/Reconnecting to ws:\/\/127\.0\.0\.1/);
+  });
+});
+
+/** A bridge process and the MCP SDK client that drives it, for the tests that need their own. */
+async function bridgeFor(env: Record<string, string>) {
+  const transport = new StdioClientTransport({
+    command: process.execPath,
+    args: [BRIDGE],
+    env: { ...(process.env as Record<string, string>), ...env },
+    stderr: 'pipe',
+  });
+  const out = { stderr: '' };
+  transport.stderr?.on('data', (d: Buffer) => (out.stderr += d.toString()));
+  const client = new Client({ name: 'exai-test-host', version: '1.0.0' });
+  const listChanged: number[] = [];
+  client.setNotificationHandler(ToolListChangedNotificationSchema, () => {
+    listChanged.push(Date.now());
+  });
+  await client.connect(transport);
+  return { client, out, listChanged };
+}
+
+describe('exai-mcp: conversations, tool-list changes and a refused token', () => {
+  const sim = new ProviderSimulator({ speed: 0 });
+  const daemons: TestDaemon[] = [];
+  const clients: Client[] = [];
+
+  beforeAll(() => sim.start(0, '127.0.0.1'));
+  afterAll(async () => {
+    for (const c of clients) await c.close();
+    for (const d of daemons) await d.close();
+    await sim.stop();
+  });
+
+  async function daemon(env: Record<string, string> = {}, port?: number): Promise<TestDaemon> {
+    const d = await startTestDaemon(
+      {
+        EXAI_PROVIDERS_MODE: 'real',
+        GLM_API_KEY: 'sim-glm-key',
+        KIMI_API_KEY: 'sim-kimi-key',
+        GLM_API_URL: sim.glmBaseUrl,
+        KIMI_API_URL: sim.kimiBaseUrl,
+        ...env,
+      },
+      { port },
+    );
+    daemons.push(d);
+    return d;
+  }
+
+  it('holds a two-turn conversation: continuation_id, model and usage come back, and turn 2 carries turn 1', async () => {
+    const d = await daemon();
+    const { client } = await bridgeFor({ EXAI_WS_URL: d.url, EXAI_SESSION_ID: 'mcp-conversation' });
+    clients.push(client);
+    const first = await client.callTool({ name: 'chat', arguments: { prompt: 'my favourite colour is teal' } });
+    expect(first.isError).toBeFalsy();
+    const s1 = first.structuredContent as {
+      content: string;
+      continuation_id: string;
+      model: string;
+      usage: { prompt_tokens: number; completion_tokens: number };
+    };
+    expect(s1).toMatchObject({ model: 'glm-4.5-flash', provider: 'GLM', continuation_id: expect.any(String) });
+    expect(s1.usage.completion_tokens).toBeGreaterThan(0);
+    expect(textOf(first)).toBe(
+      `${s1.content}\n\n— model glm-4.5-flash · tokens ${s1.usage.prompt_tokens} in / ${s1.usage.completion_tokens} out · continuation_id ${s1.continuation_id}`,
+    );
+
+    const second = await client.callTool({
+      name: 'chat',
+      arguments: { prompt: 'which colour did I name?', continuation_id: s1.continuation_id },
+    });
+    expect((second.structuredContent as { continuation_id: string }).continuation_id).toBe(s1.continuation_id);
+    const sent = sim.requests.filter((r) => r.path.endsWith('/chat/completions')).at(-1)!.body as {
+      messages: Array<{ role: string; content: string }>;
+    };
+    expect(sent.messages.map((m) => m.role)).toEqual(['user', 'assistant', 'user']);
+    expect(sent.messages[0].content).toContain('teal');
+    expect(sent.messages[1].content).toBe(s1.content);
+  });
+
+  it('a host started before the daemon is told the tool list changed once the daemon is up', async () => {
+    const port = await freePort();
+    const { client, out, listChanged } = await bridgeFor({ EXAI_WS_URL: `ws://127.0.0.1:${port}/` });
+    clients.push(client);
+    expect(client.getServerCapabilities()?.tools).toEqual({ listChanged: true });
+    await waitFor(() => /Daemon not reachable/.test(out.stderr), 10_000, 'a failed first attempt');
+    expect(listChanged).toHaveLength(0);
+
+    await daemon({}, port);
+    await waitFor(() => listChanged.length === 1, 15_000, 'notifications/tools/list_changed');
+    const { tools } = await client.listTools();
+    expect(tools.map((t) => t.name)).toEqual(expect.arrayContaining(['chat', 'thinkdeep']));
+  });
+
+  it('a refused token ends the retry loop with one clear error, and calls fail with it at once', async () => {
+    const d = await daemon({ EXAI_WS_TOKEN: 'the-right-token' });
+    const { client, out } = await bridgeFor({ EXAI_WS_URL: d.url, EXAI_WS_TOKEN: 'a-wrong-token' });
+    clients.push(client);
+    await waitFor(() => /refused the connection/.test(out.stderr), 10_000, 'the refusal logged');
+    const result = await client.callTool({ name: 'chat', arguments: { prompt: 'hi' } });
+    expect(result.isError).toBe(true);
+    expect(textOf(result)).toMatch(/refused the connection .*EXAI_WS_TOKEN/);
+    await expect(client.listTools()).rejects.toThrow(/refused the connection/);
+    expect(out.stderr.match(/refused the connection/g)).toHaveLength(1);
+    expect(out.stderr).not.toMatch(/retrying in/);
   });
 });

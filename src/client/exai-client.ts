@@ -153,6 +153,10 @@ export class ExaiClient extends EventEmitter {
     this.ws?.close();
   }
 
+  get url(): string {
+    return this.options.url;
+  }
+
   get isConnected(): boolean {
     return this.ws?.readyState === WebSocket.OPEN && this.ready !== undefined;
   }
@@ -232,6 +236,11 @@ export class ExaiClient extends EventEmitter {
       if (this.closed) return;
       this.connect().catch((err: unknown) => {
         this.options.log?.(`Reconnect failed: ${(err as Error).message}`);
+        // A refused token will be refused again: stop, and let the owner say so once.
+        if (err instanceof ExaiCallError && err.code === 'HELLO_REFUSED') {
+          this.emit('refused', err);
+          return;
+        }
         this.scheduleReconnect();
       });
     }, delay).unref();
