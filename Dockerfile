@@ -2,7 +2,7 @@
 
 # Build stage: needs the dev dependencies (nest CLI, TypeScript) that the
 # runtime image must not carry.
-FROM node:20-bookworm-slim AS build
+FROM node:24-bookworm-slim AS build
 WORKDIR /app
 
 # Manifests first, so the npm ci layer is reused until the dependencies change.
@@ -15,7 +15,7 @@ RUN npm run build \
  && npm prune --omit=dev
 
 # Runtime stage: only the compiled app and its production dependencies.
-FROM node:20-bookworm-slim AS runtime
+FROM node:24-bookworm-slim AS runtime
 WORKDIR /app
 
 # Outside a container the daemon binds loopback; here it must listen on every

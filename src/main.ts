@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import { exitOnSignals, startDaemon } from './app.setup';
+import { exitOnSignals, PortInUseError, startDaemon } from './app.setup';
 import { ConfigValidationError } from './config/validate-config';
 
 async function main(): Promise<void> {
@@ -8,7 +8,9 @@ async function main(): Promise<void> {
   } catch (err) {
     // Written plainly: when config is invalid the structured logger never existed.
     const message =
-      err instanceof ConfigValidationError ? err.message : `Failed to start: ${(err as Error)?.stack ?? String(err)}`;
+      err instanceof ConfigValidationError || err instanceof PortInUseError
+        ? err.message
+        : `Failed to start: ${(err as Error)?.stack ?? String(err)}`;
     process.stderr.write(`${message}\n`);
     process.exit(1);
   }

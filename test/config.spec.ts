@@ -1,3 +1,4 @@
+import { logFormat } from '../src/logging/logging.config';
 import 'reflect-metadata';
 import { ConcurrencyEnv, toConcurrencyConfig } from '../src/concurrency/concurrency.config';
 import { ENV_CLASSES } from '../src/config/app-config.module';
@@ -87,8 +88,8 @@ describe('configuration', () => {
       expect(r.cacheMaxEntries).toBe(1000);
     });
 
-    it('logging: json at info', () => {
-      expect(parseEnv(LoggingEnv, {})).toMatchObject({ LOG_FORMAT: 'json', LOG_LEVEL: 'info' });
+    it('logging: auto format (pretty on a terminal) at info', () => {
+      expect(parseEnv(LoggingEnv, {})).toMatchObject({ LOG_FORMAT: 'auto', LOG_LEVEL: 'info' });
     });
 
     it('every namespace validates an empty environment together', () => {
@@ -285,5 +286,14 @@ describe('configuration', () => {
     it('fall back when the primary variable is empty', () => {
       expect(providers({ GLM_API_KEY: '', ZHIPUAI_API_KEY: 'zhipu' }).glm.apiKey).toBe('zhipu');
     });
+  });
+});
+
+describe('LOG_FORMAT', () => {
+  it('auto is pretty on a terminal and JSON otherwise; an explicit choice wins', () => {
+    expect(logFormat('auto', true)).toBe('pretty');
+    expect(logFormat('auto', false)).toBe('json');
+    expect(logFormat('json', true)).toBe('json');
+    expect(logFormat('pretty', false)).toBe('pretty');
   });
 });

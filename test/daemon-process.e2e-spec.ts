@@ -1,6 +1,8 @@
 import { ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { createServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import { TestClient } from './support/ws-client';
 
@@ -114,6 +116,24 @@ describe('daemon process', () => {
         expect(problems.filter((line) => line.startsWith(`  - ${key}=`))).toHaveLength(1);
       }
       expect(child.stdout()).not.toContain('listening');
+    });
+
+    it('a port in use: one plain line naming the port, exit 1, never "successfully started"', async () => {
+      const taken = createServer();
+      await new Promise<void>((res) => taken.listen(0, '127.0.0.1', res));
+      const port = (taken.address() as AddressInfo).port;
+      try {
+        const child = startNode(MAIN, { EXAI_WS_HOST: '127.0.0.1', EXAI_WS_PORT: String(port), LOG_LEVEL: 'info' });
+        expect(await exitOf(child, 15_000)).toEqual({ code: 1, signal: null });
+        expect(child.stderr()).toBe(
+          `Port ${port} on 127.0.0.1 is already in use (another EXAI Gateway?). Stop it, or set EXAI_WS_PORT to a free port.\n`,
+        );
+        const out = child.stdout();
+        expect(out).not.toMatch(/EADDRINUSE|successfully started|listening on/);
+        expect(out).not.toMatch(/^\s+at /m);
+      } finally {
+        await new Promise((res) => taken.close(res));
+      }
     });
 
     it('refuses a non-loopback bind without a token, naming EXAI_WS_TOKEN', async () => {

@@ -74,7 +74,8 @@ describe('health, readiness and metrics', () => {
     expect(Object.keys(details.concurrency.reclaimed as Json).sort()).toEqual(['drift', 'expired', 'orphaned']);
     expect(Object.keys(details.providers).sort()).toEqual(['mode', 'providers', 'status']);
     const glm = (details.providers.providers as Record<string, Json>).GLM;
-    expect(Object.keys(glm).sort()).toEqual(['circuit', 'configured', 'id', 'mode']);
+    expect(Object.keys(glm).sort()).toEqual(['circuit', 'configured', 'id', 'mode', 'usage']);
+    expect(Object.keys(glm.usage as Json).sort()).toEqual(['calls', 'errorRate', 'errors', 'latencyMs', 'tokens']);
     expect(glm).toMatchObject({ id: 'GLM', mode: 'real', configured: true, circuit: 'closed' });
     expect(Object.keys(details.routing).sort()).toEqual([
       'cacheSize',
@@ -90,6 +91,18 @@ describe('health, readiness and metrics', () => {
     const limits = details.provider_limits.providers as Record<string, Json>;
     expect(Object.keys(limits.GLM).sort()).toEqual(['ceiling', 'history', 'limit', 'min', 'mode']);
     expect(limits.GLM).toMatchObject({ mode: 'static', limit: limits.GLM.ceiling, min: 1 });
+  });
+
+  it('redirects / to /status and serves a favicon, so a browser view logs no 404', async () => {
+    const root = await fetch(`${daemon.httpUrl}/`, { redirect: 'manual' });
+    expect(root.status).toBe(302);
+    expect(root.headers.get('location')).toBe('/status');
+    for (const path of ['/favicon.ico', '/favicon.svg']) {
+      const icon = await fetch(`${daemon.httpUrl}${path}`);
+      expect(icon.status).toBe(200);
+      expect(icon.headers.get('content-type')).toMatch(/^image\/svg\+xml/);
+      expect(await icon.text()).toMatch(/^<svg /);
+    }
   });
 
   it('is ready once a provider is usable and the leak audit has run', async () => {

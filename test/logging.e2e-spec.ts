@@ -56,6 +56,28 @@ describe('structured logs of a real daemon process', () => {
       outcome: 'success',
     });
     for (const secret of [TOKEN, GLM_KEY, KIMI_KEY]) expect(out).not.toContain(secret);
+
+    // The listening line names the address actually bound; the banner says where to go next.
+    expect(records.find((r) => String(r.msg).startsWith('EXAI Gateway listening on'))?.msg).toMatch(
+      /^EXAI Gateway listening on ws:\/\/127\.0\.0\.1:(\d+)\/ \(bound 127\.0\.0\.1:\1\)$/,
+    );
+    const banner = String(records.find((r) => String(r.msg).startsWith('EXAI Gateway ready'))?.msg);
+    const base = url.replace(/^ws/, 'http').replace(/\/$/, '');
+    expect(banner).toContain(`WebSocket   ${url}`);
+    expect(banner).toContain(`Status      ${base}/status`);
+    expect(banner).toContain(`OpenAI API  ${base}/v1  (Authorization: Bearer <EXAI_WS_TOKEN>)`);
+    const mcp = JSON.parse(/MCP server {2}(.*)$/m.exec(banner)![1]) as {
+      mcpServers: { exai: { args: string[]; env: Record<string, string> } };
+    };
+    expect(mcp.mcpServers.exai.args[0]).toMatch(/dist[\\/]mcp[\\/]main\.js$/);
+    expect(mcp.mcpServers.exai.env.EXAI_WS_URL).toBe(url);
+
+    // Nest's per-module and per-route lines are debug, not info.
+    const wiring = records.filter((r) =>
+      ['InstanceLoader', 'RoutesResolver', 'RouterExplorer'].includes(String(r.context)),
+    );
+    expect(wiring.length).toBeGreaterThan(5);
+    expect(wiring.every((r) => r.level === 20)).toBe(true);
   });
 });
 

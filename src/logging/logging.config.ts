@@ -3,8 +3,9 @@ import { IsIn } from 'class-validator';
 import { parseEnv } from '../config/validate-config';
 
 export class LoggingEnv {
-  @IsIn(['json', 'pretty'])
-  LOG_FORMAT: string = 'json';
+  /** auto: pretty on a terminal, JSON otherwise (pipes, files, containers, log collectors). */
+  @IsIn(['auto', 'json', 'pretty'])
+  LOG_FORMAT: string = 'auto';
 
   @IsIn(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
   LOG_LEVEL: string = 'info';
@@ -17,5 +18,11 @@ export interface LoggingConfig {
 
 export const loggingConfig = registerAs('logging', (): LoggingConfig => {
   const env = parseEnv(LoggingEnv, process.env);
-  return { format: env.LOG_FORMAT as LoggingConfig['format'], level: env.LOG_LEVEL };
+  return { format: logFormat(env.LOG_FORMAT, process.stdout.isTTY === true), level: env.LOG_LEVEL };
 });
+
+/** `auto` is pretty for a person at a terminal and JSON for everything that reads logs mechanically. */
+export function logFormat(setting: string, stdoutIsTty: boolean): LoggingConfig['format'] {
+  if (setting === 'json' || setting === 'pretty') return setting;
+  return stdoutIsTty ? 'pretty' : 'json';
+}

@@ -15,9 +15,20 @@ import { REDACTED_PATHS } from './logging.constants';
         pinoHttp: {
           level: config.level,
           redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
-          transport: config.format === 'pretty' ? { target: 'pino-pretty', options: { singleLine: true } } : undefined,
+          transport:
+            config.format === 'pretty'
+              ? {
+                  target: 'pino-pretty',
+                  options: {
+                    singleLine: true,
+                    translateTime: 'SYS:HH:MM:ss.l',
+                    ignore: 'pid,hostname,context',
+                    messageFormat: '{if context}[{context}] {end}{msg}',
+                  },
+                }
+              : undefined,
           // Status pages poll these; logging every poll buries the useful lines.
-          autoLogging: { ignore: (req: IncomingMessage) => /^\/(health|metrics|status)/.test(req.url ?? '') },
+          autoLogging: { ignore: (req: IncomingMessage) => /^\/(health|metrics|status|favicon)/.test(req.url ?? '') },
         },
       }),
     }),

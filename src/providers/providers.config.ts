@@ -43,7 +43,6 @@ export class ProvidersEnv {
   @EnvInt() @IsInt() @Min(0) EXAI_PROVIDER_MAX_RETRIES = 2;
   @EnvInt() @IsInt() @Min(1) EXAI_CIRCUIT_FAILURE_THRESHOLD = 5;
   @EnvInt() @IsInt() @Min(1) EXAI_CIRCUIT_COOLDOWN_SECS = 30;
-  @EnvInt() @IsInt() @Min(0) SIM_PORT = 8090;
   @EnvInt() @IsOptional() @IsInt() @Min(1) SIM_GLM_CAPACITY?: number;
   @EnvInt() @IsOptional() @IsInt() @Min(1) SIM_KIMI_CAPACITY?: number;
 
@@ -92,7 +91,6 @@ export interface ProvidersConfig {
   maxRetries: number;
   circuitFailureThreshold: number;
   circuitCooldownMs: number;
-  simulatorPort: number;
   /** Concurrent capacity of the embedded simulator per provider; unset = unlimited. */
   simulatorCapacity: { glm?: number; kimi?: number };
 }
@@ -126,7 +124,6 @@ export function toProvidersConfig(env: ProvidersEnv): ProvidersConfig {
     maxRetries: env.EXAI_PROVIDER_MAX_RETRIES,
     circuitFailureThreshold: env.EXAI_CIRCUIT_FAILURE_THRESHOLD,
     circuitCooldownMs: env.EXAI_CIRCUIT_COOLDOWN_SECS * 1000,
-    simulatorPort: env.SIM_PORT,
     simulatorCapacity: { glm: env.SIM_GLM_CAPACITY, kimi: env.SIM_KIMI_CAPACITY },
   };
 }
