@@ -1,7 +1,7 @@
 import { buildCallArguments, parseInterval } from '../src/cli/cli.args';
 import { CliUsageError, EXIT_CODES, displayUrl, toCliError } from '../src/cli/cli.errors';
 import { callCounts, metricsUrl, parsePrometheus } from '../src/cli/cli.metrics';
-import { bar, progressText, renderHealth, renderWatch, spinnerLine } from '../src/cli/cli.render';
+import { bar, progressText, renderHealth, renderToolHelp, renderWatch, spinnerLine } from '../src/cli/cli.render';
 import { ClientConfigError } from '../src/client/client.config';
 import { ExaiCallError } from '../src/client/exai-client';
 
@@ -33,6 +33,77 @@ describe('buildCallArguments', () => {
   ])('refuses --json %p --arg %p as a usage error', (json, pairs, message) => {
     expect(() => buildCallArguments(json, pairs)).toThrow(CliUsageError);
     expect(() => buildCallArguments(json, pairs)).toThrow(message);
+  });
+});
+
+describe('buildCallArguments with the tool schema', () => {
+  const props = {
+    prompt: { type: 'string' },
+    n: { type: 'integer' },
+    t: { type: 'number' },
+    on: { type: 'boolean' },
+    files: { type: 'array' },
+    opts: { type: 'object' },
+    any: {},
+  };
+
+  it('converts each --arg to its schema type', () => {
+    expect(
+      buildCallArguments(
+        undefined,
+        ['prompt=123', 'n=4', 't=0.5', 'on=false', 'files=["a"]', 'opts={"k":1}', 'any=7'],
+        props,
+      ),
+    ).toEqual({ prompt: '123', n: 4, t: 0.5, on: false, files: ['a'], opts: { k: 1 }, any: 7 });
+    expect(buildCallArguments(undefined, ['prompt=true', 'prompt2={"a":1}'], props)).toEqual({
+      prompt: 'true',
+      prompt2: { a: 1 },
+    });
+    // A JSON-quoted string stays the way to write a string with quotes stripped.
+    expect(buildCallArguments(undefined, ['prompt="42"'], props)).toEqual({ prompt: '42' });
+  });
+
+  it.each([
+    ['n=4.5', /n must be a whole number/],
+    ['n=', /n must be a whole number/],
+    ['t=abc', /t must be a number/],
+    ['on=yes', /on must be true or false/],
+    ['files={"a":1}', /files must be a JSON array/],
+    ['opts=[1]', /opts must be a JSON object/],
+  ])('refuses %p as a usage error', (pair, message) => {
+    expect(() => buildCallArguments(undefined, [pair], props)).toThrow(CliUsageError);
+    expect(() => buildCallArguments(undefined, [pair], props)).toThrow(message);
+  });
+});
+
+describe('renderToolHelp', () => {
+  it('lists required parameters first, with type, allowed values, default and description', () => {
+    const text = renderToolHelp({
+      name: 'chat',
+      description: 'General chat.',
+      inputSchema: {
+        type: 'object',
+        required: ['prompt'],
+        properties: {
+          thinking_mode: { type: 'string', enum: ['low', 'high'], description: 'How hard to think.' },
+          prompt: { type: 'string', description: 'The question.' },
+          files: { type: 'array', items: { type: 'string' }, default: [] },
+        },
+      },
+    });
+    expect(text.split('\n')).toEqual([
+      "Usage: exai call chat [--arg key=value]... [--json '{...}']",
+      '',
+      'General chat.',
+      '',
+      'Parameters:',
+      '  prompt         string, required: The question.',
+      '  files          array of string, optional, default []',
+      '  thinking_mode  string, optional, one of "low", "high": How hard to think.',
+      '',
+      'Values are converted to the parameter type: --arg prompt=123 sends the string "123".',
+      '',
+    ]);
   });
 });
 

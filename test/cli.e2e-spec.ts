@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { resolve } from 'node:path';
 import { runCli, type CliIo } from '../src/cli/cli.commands';
+import { EXIT_CODES } from '../src/cli/cli.errors';
 import { startTestDaemon, type TestDaemon } from './support/daemon';
 import { TestClient } from './support/ws-client';
 
@@ -144,6 +145,26 @@ describe('exai CLI', () => {
       expect(first.stderr).not.toContain('from_cache');
       expect(second).toMatchObject({ code: 0, stdout: 'cache me\n' });
       expect(second.stderr).toContain('[from_cache] Served from the EXAI result cache');
+    });
+
+    it('converts --arg values by the tool schema: text=123 reaches the tool as the string "123"', async () => {
+      const run = await cli(['call', 'test_echo', '--arg', 'text=123', '--arg', 'delay_ms=5'], env);
+      // Parsed as JSON, 123 would be a number and the daemon would refuse it as INVALID_ARGUMENTS.
+      expect(run).toMatchObject({ code: 0, stdout: '123\n' });
+      const bad = await cli(['call', 'test_echo', '--arg', 'text=x', '--arg', 'delay_ms=soon'], env);
+      expect(bad.code).toBe(EXIT_CODES.USAGE);
+      expect(bad.stderr).toMatch(/delay_ms must be a whole number, got "soon"/);
+    });
+
+    it("shows a tool's parameters from its schema with call <tool> --help", async () => {
+      const run = await cli(['call', 'test_echo', '--help'], env);
+      expect(run).toMatchObject({ code: 0, stderr: '' });
+      expect(run.stdout).toMatch(/^Usage: exai call test_echo /);
+      expect(run.stdout).toMatch(/^ {2}text +string, required/m);
+      expect(run.stdout).toMatch(/^ {2}delay_ms +integer, optional/m);
+      const unknown = await cli(['call', 'no_such_tool', '--help'], env);
+      expect(unknown.code).toBe(EXIT_CODES.USAGE);
+      expect(unknown.stderr).toMatch(/no tool "no_such_tool"/);
     });
 
     it('takes the whole arguments object from --json', async () => {

@@ -21,14 +21,23 @@ export function parseCommand<const O extends Options>(command: string, argv: str
   }
 }
 
+/** The JSON-schema `properties` of a tool's inputSchema, by name (what coercion reads). */
+export type SchemaProperties = Record<string, { type?: unknown } & Record<string, unknown>>;
+
 /**
  * The arguments object of `exai call`: `--json` gives the base object, and each
- * `--arg key=value` sets one key on it (later ones win). A value that parses
- * as JSON is used as such (`n=3`, `flag=true`, `o={"a":1}`), anything else is
- * the literal string; quote it as JSON (`text="3"`) to force a string.
- * @throws CliUsageError on invalid JSON or a malformed --arg
+ * `--arg key=value` sets one key on it (later ones win). A key the tool's
+ * schema types is converted to that type (`prompt=123` is the string "123",
+ * `n=3` the number 3, `flag=true` a boolean; objects and arrays as JSON).
+ * For an untyped key, a value that parses as JSON is used as such, anything
+ * else is the literal string; quote it as JSON (`text="3"`) to force a string.
+ * @throws CliUsageError on invalid JSON, a malformed --arg or a value that is not of its schema type
  */
-export function buildCallArguments(json: string | undefined, pairs: string[]): Record<string, unknown> {
+export function buildCallArguments(
+  json: string | undefined,
+  pairs: string[],
+  properties: SchemaProperties = {},
+): Record<string, unknown> {
   const args: Record<string, unknown> = {};
   if (json !== undefined) {
     let parsed: unknown;
@@ -43,9 +52,50 @@ export function buildCallArguments(json: string | undefined, pairs: string[]): R
   for (const pair of pairs) {
     const eq = pair.indexOf('=');
     if (eq <= 0) throw new CliUsageError(`--arg "${pair}" must be key=value`, 'call');
-    args[pair.slice(0, eq)] = parseArgValue(pair.slice(eq + 1));
+    const key = pair.slice(0, eq);
+    args[key] = coerceArgValue(key, pair.slice(eq + 1), properties[key]?.type);
   }
   return args;
+}
+
+/**
+ * `raw` as the schema's type says. A JSON string literal is accepted for a
+ * string too, so `text="42"` keeps working; untyped and union-typed keys
+ * fall back to parseArgValue.
+ * @throws CliUsageError when the value cannot be that type
+ */
+export function coerceArgValue(key: string, raw: string, type: unknown): unknown {
+  const bad = (what: string) => new CliUsageError(`--arg ${key} must be ${what}, got "${raw}"`, 'call');
+  switch (type) {
+    case 'string': {
+      if (/^".*"$/s.test(raw)) {
+        const parsed = parseArgValue(raw);
+        if (typeof parsed === 'string') return parsed;
+      }
+      return raw;
+    }
+    case 'integer':
+    case 'number': {
+      const n = raw.trim() === '' ? NaN : Number(raw);
+      if (!Number.isFinite(n) || (type === 'integer' && !Number.isInteger(n))) {
+        throw bad(type === 'integer' ? 'a whole number' : 'a number');
+      }
+      return n;
+    }
+    case 'boolean':
+      if (raw === 'true') return true;
+      if (raw === 'false') return false;
+      throw bad('true or false');
+    case 'object':
+    case 'array': {
+      const parsed = parseArgValue(raw);
+      const ok = type === 'array' ? Array.isArray(parsed) : isPlainObject(parsed);
+      if (!ok) throw bad(type === 'array' ? 'a JSON array' : 'a JSON object');
+      return parsed;
+    }
+    default:
+      return parseArgValue(raw);
+  }
 }
 
 export function parseArgValue(raw: string): unknown {

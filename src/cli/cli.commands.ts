@@ -1,10 +1,19 @@
 import { readPackageInfo } from '../common/package-info';
 import { readClientConfig, type ClientConfig } from '../client/client.config';
-import { ExaiClient, FROM_CACHE_NOTE, type ProgressInfo } from '../client/exai-client';
-import { buildCallArguments, parseCommand, parseInterval } from './cli.args';
+import { ExaiClient, FROM_CACHE_NOTE, type ProgressInfo, type ToolInfo } from '../client/exai-client';
+import { buildCallArguments, isPlainObject, parseCommand, parseInterval, type SchemaProperties } from './cli.args';
 import { CliError, CliUsageError, EXIT_CODES, toCliError, type ExitCode } from './cli.errors';
 import { fetchCallCounts, metricsUrl, type CallCount } from './cli.metrics';
-import { ANSI, callKey, progressText, renderHealth, renderTools, renderWatch, spinnerLine } from './cli.render';
+import {
+  ANSI,
+  callKey,
+  progressText,
+  renderHealth,
+  renderToolHelp,
+  renderTools,
+  renderWatch,
+  spinnerLine,
+} from './cli.render';
 import { MAIN_USAGE, commandUsage, type CommandName } from './cli.usage';
 
 export interface CliOutput {
@@ -115,13 +124,25 @@ async function call(argv: string[], io: CliIo): Promise<ExitCode> {
     raw: { type: 'boolean' },
     help: { type: 'boolean', short: 'h' },
   });
-  if (values.help) return help(io, 'call');
   const [tool, ...extra] = positionals;
+  if (values.help && !tool) return help(io, 'call');
   if (!tool) throw new CliUsageError('missing the tool name: exai call <tool>', 'call');
   noPositionals('call', extra);
-  const args = buildCallArguments(values.json, values.arg ?? []);
+  // Checked before connecting: a malformed --json or --arg needs no daemon.
+  buildCallArguments(values.json, values.arg ?? []);
+
+  if (values.help) {
+    const info = await withClient(io, async (client) => findTool(await client.listTools(), tool));
+    if (!info) throw new CliUsageError(`the daemon has no tool "${tool}"; \`exai tools\` lists them`, 'call');
+    io.stdout.write(renderToolHelp(info));
+    return EXIT_CODES.OK;
+  }
 
   const result = await withClient(io, async (client) => {
+    // The tool's schema types each --arg; a tool the daemon does not know is
+    // still sent, so the daemon answers TOOL_NOT_FOUND in its own words.
+    const schema = findTool(await client.listTools(), tool)?.inputSchema;
+    const args = buildCallArguments(values.json, values.arg ?? [], schemaProperties(schema));
     const progress = new ProgressReporter(io.stderr, isTTY(io, 'stderr'), tool, io.columns);
     try {
       const running = client.callTool(tool, args, { signal: io.interrupt, onProgress: (p) => progress.update(p) });
@@ -169,6 +190,16 @@ async function watch(argv: string[], io: CliIo): Promise<ExitCode> {
       if (tty) io.stdout.write(ANSI.showCursor);
     }
   });
+}
+
+/** By name, or by the legacy `<name>_EXAI-WS` alias the daemon also accepts. */
+function findTool(tools: ToolInfo[], name: string): ToolInfo | undefined {
+  return tools.find((t) => t.name === name) ?? tools.find((t) => `${t.name}_EXAI-WS` === name);
+}
+
+function schemaProperties(schema: Record<string, unknown> | undefined): SchemaProperties {
+  const props = schema?.properties;
+  return isPlainObject(props) ? (props as SchemaProperties) : {};
 }
 
 function help(io: CliIo, command: CommandName): ExitCode {

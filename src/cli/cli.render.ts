@@ -62,6 +62,49 @@ export function renderTools(tools: ToolInfo[]): string {
   return `${table(rows, '')}\n`;
 }
 
+/**
+ * `exai call <tool> --help`: the tool's description and one line per
+ * parameter from its inputSchema (type, required, allowed values, default),
+ * then how to pass them.
+ */
+export function renderToolHelp(tool: ToolInfo): string {
+  const schema = tool.inputSchema ?? {};
+  const props = (
+    typeof schema.properties === 'object' && schema.properties !== null ? schema.properties : {}
+  ) as Record<string, Record<string, unknown>>;
+  const required = new Set(Array.isArray(schema.required) ? (schema.required as string[]) : []);
+  const names = Object.keys(props).sort(
+    (a, b) => Number(required.has(b)) - Number(required.has(a)) || a.localeCompare(b),
+  );
+  const lines = [`Usage: exai call ${tool.name} [--arg key=value]... [--json '{...}']`, ''];
+  if (tool.description) lines.push(tool.description.trim(), '');
+  if (names.length === 0) {
+    lines.push('Parameters: none');
+  } else {
+    lines.push('Parameters:');
+    const rows = names.map((name) => {
+      const p = props[name];
+      const facts = [typeLabel(p), required.has(name) ? 'required' : 'optional'];
+      if (Array.isArray(p.enum)) facts.push(`one of ${p.enum.map((v) => JSON.stringify(v)).join(', ')}`);
+      if (p.default !== undefined) facts.push(`default ${JSON.stringify(p.default)}`);
+      const description = typeof p.description === 'string' ? `: ${p.description}` : '';
+      return [`  ${name}`, `${facts.join(', ')}${description}`];
+    });
+    lines.push(table(rows, ''));
+  }
+  lines.push('', 'Values are converted to the parameter type: --arg prompt=123 sends the string "123".');
+  return `${lines.join('\n')}\n`;
+}
+
+function typeLabel(p: Record<string, unknown>): string {
+  if (Array.isArray(p.type)) return p.type.join(' | ');
+  if (p.type === 'array' && typeof p.items === 'object' && p.items !== null) {
+    const item = (p.items as Record<string, unknown>).type;
+    if (typeof item === 'string') return `array of ${item}`;
+  }
+  return typeof p.type === 'string' ? p.type : 'any';
+}
+
 /** What a progress frame says, or undefined for a bare heartbeat. */
 export function progressText(p: ProgressInfo): string | undefined {
   if (p.note === 'queued') {

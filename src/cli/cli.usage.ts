@@ -47,12 +47,15 @@ Calls a tool and prints the result's content on stdout. While it runs, progress
 goes to stderr (a spinner on a terminal). Ctrl-C cancels the call on the daemon.
 
 Options:
-  -a, --arg key=value  one argument; repeatable. The value is parsed as JSON when it
-                       is valid JSON (3, true, {"a":1}, "quoted"), else taken as a
-                       string: --arg text=hello, --arg delay_ms=50, --arg 'text="42"'
+  -a, --arg key=value  one argument; repeatable. The value is converted to the type
+                       the tool's schema gives the key: --arg prompt=123 is the
+                       string "123", --arg delay_ms=50 the number 50, objects and
+                       arrays as JSON. Keys the schema does not type are parsed as
+                       JSON when valid (3, true, {"a":1}), else taken as a string
   -j, --json '{...}'   the whole arguments object as JSON; --arg keys are set on top
   --raw                print the full ToolOutput JSON text instead of its content
-  -h, --help           show this help
+  -h, --help           show this help; exai call <tool> --help lists that tool's
+                       parameters from its schema
 
 Example:
   exai call chat --arg prompt='What is 2+2?' --arg model=auto
