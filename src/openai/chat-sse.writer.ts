@@ -17,6 +17,7 @@ export const MAX_UNSENT_STREAM_BYTES = 8 * 1024 * 1024;
  */
 export class ChatSseWriter {
   private started = false;
+  private corked = false;
 
   constructor(
     private readonly res: ServerResponse,
@@ -66,6 +67,16 @@ export class ChatSseWriter {
 
   private send(body: unknown): void {
     if (this.res.writableEnded || this.res.destroyed) return;
+    // Deltas that arrive in one upstream read leave in one write, not one
+    // syscall (and TCP segment) each.
+    if (!this.corked) {
+      this.corked = true;
+      this.res.cork();
+      process.nextTick(() => {
+        this.corked = false;
+        this.res.uncork();
+      });
+    }
     this.res.write(`data: ${JSON.stringify(body)}\n\n`);
     if (this.res.writableLength > MAX_UNSENT_STREAM_BYTES) this.onOverflow();
   }
