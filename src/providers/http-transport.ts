@@ -1,47 +1,54 @@
-import { Agent as HttpAgent, IncomingMessage, request as httpRequest } from 'node:http';
-import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import type { Readable } from 'node:stream';
+import { Agent, Dispatcher, EnvHttpProxyAgent, request } from 'undici';
+import type { ProxySettings } from './providers.config';
+
+export type ResponseHeaders = Record<string, string | string[] | undefined>;
 
 export interface TransportResponse {
   status: number;
-  headers: IncomingMessage['headers'];
+  headers: ResponseHeaders;
   /** The body as it arrives; iterating it to the end or breaking out closes it. */
-  body: IncomingMessage;
+  body: Readable;
 }
 
+/** Pooled keep-alive connections per origin; enough for every permit of a prod profile many times over. */
+const CONNECTIONS_PER_ORIGIN = 256;
+
 /**
- * POSTs JSON with keep-alive sockets. node:http rather than fetch: fetch's web
- * streams cost about a millisecond of CPU per streamed call here, which was
- * most of what the daemon added to a provider call. An abort destroys the
- * socket at once, so the provider sees the client go.
+ * POSTs JSON over undici's pooled `request()`: keep-alive connections, no
+ * web-stream layer (fetch's cost about a millisecond of CPU per streamed
+ * call here), and HTTPS_PROXY / HTTP_PROXY / NO_PROXY through
+ * EnvHttpProxyAgent. An abort (signal, or ending the body early) destroys
+ * the request's socket at once, so the provider sees the client go.
  */
 export class HttpTransport {
-  private readonly http = new HttpAgent({ keepAlive: true, maxSockets: 256 });
-  private readonly https = new HttpsAgent({ keepAlive: true, maxSockets: 256 });
+  private readonly dispatcher: Dispatcher;
 
-  post(url: string, headers: Record<string, string>, body: string, signal: AbortSignal): Promise<TransportResponse> {
-    const target = new URL(url);
-    const secure = target.protocol === 'https:';
-    const send = secure ? httpsRequest : httpRequest;
-    return new Promise((resolve, reject) => {
-      const req = send(
-        target,
-        {
-          method: 'POST',
-          agent: secure ? this.https : this.http,
-          headers: { ...headers, 'content-length': Buffer.byteLength(body) },
-          signal,
-        },
-        (res) => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: res }),
-      );
-      req.setNoDelay(true);
-      req.once('error', reject);
-      req.end(body);
-    });
+  constructor(proxy?: ProxySettings) {
+    const options = { connections: CONNECTIONS_PER_ORIGIN };
+    this.dispatcher =
+      proxy && (proxy.httpsProxy || proxy.httpProxy)
+        ? new EnvHttpProxyAgent({
+            ...options,
+            httpsProxy: proxy.httpsProxy,
+            httpProxy: proxy.httpProxy,
+            noProxy: proxy.noProxy,
+          })
+        : new Agent(options);
+  }
+
+  async post(
+    url: string,
+    headers: Record<string, string>,
+    body: string,
+    signal: AbortSignal,
+  ): Promise<TransportResponse> {
+    const res = await request(url, { method: 'POST', headers, body, signal, dispatcher: this.dispatcher });
+    return { status: res.statusCode, headers: res.headers, body: res.body };
   }
 
   destroy(): void {
-    this.http.destroy();
-    this.https.destroy();
+    void this.dispatcher.destroy().catch(() => undefined);
   }
 }
 
@@ -57,7 +64,7 @@ export async function readText(body: AsyncIterable<Buffer>, limit = Infinity): P
   return Number.isFinite(limit) ? text.slice(0, limit) : text;
 }
 
-export function header(headers: IncomingMessage['headers'], name: string): string | undefined {
+export function header(headers: ResponseHeaders, name: string): string | undefined {
   const v = headers[name];
   return Array.isArray(v) ? v[0] : v;
 }

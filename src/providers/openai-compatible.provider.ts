@@ -60,7 +60,7 @@ export abstract class OpenAiCompatibleLlmProvider extends LlmProvider {
   protected readonly logger: Logger;
   readonly breaker: CircuitBreaker;
   readonly usage = new ProviderUsage();
-  private readonly transport = new HttpTransport();
+  private readonly transport: HttpTransport;
 
   protected constructor(
     protected readonly config: ProvidersConfig,
@@ -72,6 +72,7 @@ export abstract class OpenAiCompatibleLlmProvider extends LlmProvider {
     super();
     this.logger = new Logger(loggerName);
     this.breaker = new CircuitBreaker(config.circuitFailureThreshold, config.circuitCooldownMs);
+    this.transport = new HttpTransport(config.proxy);
   }
 
   /** Provider-specific request body. */

@@ -28,6 +28,18 @@ export class ProvidersEnv {
   @IsUrl(URL_OPTIONS)
   GLM_API_URL = 'https://api.z.ai/api/paas/v4';
 
+  @IsOptional()
+  @IsUrl(URL_OPTIONS)
+  HTTPS_PROXY?: string;
+
+  @IsOptional()
+  @IsUrl(URL_OPTIONS)
+  HTTP_PROXY?: string;
+
+  @IsOptional()
+  @IsString()
+  NO_PROXY?: string;
+
   @IsUrl(URL_OPTIONS)
   KIMI_API_URL = 'https://api.moonshot.ai/v1';
 
@@ -83,8 +95,16 @@ export interface ProviderSettings {
   models: string[];
 }
 
+/** Outbound proxy for provider calls; loopback (the embedded simulator) never goes through it. */
+export interface ProxySettings {
+  httpsProxy?: string;
+  httpProxy?: string;
+  noProxy: string;
+}
+
 export interface ProvidersConfig {
   mode: 'auto' | 'real' | 'simulated';
+  proxy: ProxySettings;
   glm: ProviderSettings;
   kimi: ProviderSettings;
   streamIdleTimeoutMs: number;
@@ -98,6 +118,11 @@ export interface ProvidersConfig {
 export function toProvidersConfig(env: ProvidersEnv): ProvidersConfig {
   return {
     mode: env.EXAI_PROVIDERS_MODE as ProvidersConfig['mode'],
+    proxy: {
+      httpsProxy: env.HTTPS_PROXY || undefined,
+      httpProxy: env.HTTP_PROXY || undefined,
+      noProxy: [env.NO_PROXY, 'localhost', '127.0.0.1', '::1'].filter(Boolean).join(','),
+    },
     glm: {
       apiKey: env.GLM_API_KEY ?? env.ZHIPUAI_API_KEY,
       baseUrl: env.GLM_API_URL,
