@@ -300,6 +300,26 @@ describe('OpenAI-compatible API (/v1) with the openai SDK', () => {
     await idle(d);
   });
 
+  it('never retries a stream whose output the client already has: one upstream attempt, then an error event', async () => {
+    const d = await daemon({ ...SMALL_LIMITS, EXAI_PROVIDER_MAX_RETRIES: '2', EXAI_STREAM_IDLE_TIMEOUT_SECS: '1' });
+    const stream = await sdk(d).chat.completions.create({
+      model: 'glm-4.5-flash',
+      stream: true,
+      messages: [{ role: 'user', content: 'partial [[sim:stall_after=3]]' }],
+    });
+    const pieces: string[] = [];
+    const failure = await (async () => {
+      for await (const chunk of stream) pieces.push(chunk.choices[0]?.delta?.content ?? '');
+    })().catch((e: unknown) => e);
+    expect(failure).toBeInstanceOf(APIError);
+    expect((failure as APIError).message).toMatch(/sent nothing for 1s/);
+    // A retry would have replayed the answer from its start after what was already streamed.
+    const text = pieces.join('');
+    expect(text).not.toBe('');
+    expect(sim.requests.filter((r) => r.path.endsWith('/chat/completions'))).toHaveLength(1);
+    await idle(d);
+  });
+
   it('counts provider tokens for HTTP and WebSocket calls alike, per provider, in /metrics and /health', async () => {
     const d = await daemon({ EXAI_WS_TOKEN: '' });
     await sdk(d).chat.completions.create({ model: 'glm-4.6', messages: [{ role: 'user', content: 'one two' }] });
