@@ -55,7 +55,6 @@ export function parseChatRequest(body: unknown): ChatCompletionRequest {
     throw invalid('stream_options must be an object.', 'stream_options');
   }
   if (n !== undefined && n !== null && n !== 1) throw invalid('Only n=1 is supported.', 'n');
-  // The providers call tools one at a time; asking for that explicitly is fine.
   if (parallel_tool_calls !== undefined && parallel_tool_calls !== null && typeof parallel_tool_calls !== 'boolean') {
     throw invalid('parallel_tool_calls must be a boolean.', 'parallel_tool_calls');
   }
@@ -63,6 +62,9 @@ export function parseChatRequest(body: unknown): ChatCompletionRequest {
   for (const [key, value] of Object.entries(rest)) {
     if (!IGNORED_FIELDS.has(key) && value !== undefined && value !== null) extra[key] = value;
   }
+  // `true` is every provider's behaviour anyway; `false` asks for something
+  // they do not promise, so it goes through the provider check like any field.
+  if (parallel_tool_calls === false) extra.parallel_tool_calls = false;
   const request: ChatCompletionRequest = {
     model,
     messages: parseMessages(messages),
