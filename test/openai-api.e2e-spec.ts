@@ -40,10 +40,11 @@ describe('OpenAI-compatible API (/v1) with the openai SDK', () => {
     await waitFor(
       async () => {
         const s = await snap.snapshot();
-        return s.inFlight.global === 0 && s.leases === 0 && s.queued === 0;
+        // The provider has seen every upstream request end, too.
+        return s.inFlight.global === 0 && s.leases === 0 && s.queued === 0 && sim.openRequests === 0;
       },
       10_000,
-      'every lease released',
+      'every lease released and every upstream request closed',
     );
   }
 

@@ -286,6 +286,8 @@ describe('GLM and Kimi providers against the simulator over real HTTP', () => {
     expect(err).toMatchObject({ code: 'PROVIDER_UNAVAILABLE', provider: 'GLM' });
     expect(err.message).toMatch(/sent nothing for 1s/);
     expect(Date.now() - started).toBeLessThan(3000);
+    // The stalled upstream request is closed, not left open behind the failed attempt.
+    await waitFor(() => sim.openRequests === 0 && sim.abortedRequests === 1, 5000, 'stalled request closed');
   });
 
   it.each([

@@ -316,6 +316,27 @@ export abstract class OpenAiCompatibleLlmProvider extends LlmProvider {
     request: LlmRequest,
     options: LlmCallOptions,
   ): Promise<Exchange> {
+    // Each attempt ends its own request when it ends, whatever ended it: an
+    // idle stall leaves a read pending, and the body's iterator cannot be
+    // closed behind that read, so without this the stalled socket stays open.
+    const attempt = new AbortController();
+    const onCallAbort = () => attempt.abort(options.signal.reason);
+    if (options.signal.aborted) onCallAbort();
+    options.signal.addEventListener('abort', onCallAbort, { once: true });
+    try {
+      return await this.attempt(endpoint, request, options, attempt.signal);
+    } finally {
+      options.signal.removeEventListener('abort', onCallAbort);
+      attempt.abort();
+    }
+  }
+
+  private async attempt(
+    endpoint: ProviderEndpoint,
+    request: LlmRequest,
+    options: LlmCallOptions,
+    signal: AbortSignal,
+  ): Promise<Exchange> {
     const stream = this.streams(request);
     let response: TransportResponse;
     try {
@@ -327,7 +348,7 @@ export abstract class OpenAiCompatibleLlmProvider extends LlmProvider {
           accept: stream ? 'text/event-stream' : 'application/json',
         },
         JSON.stringify(this.withCallerFields(this.buildBody(request, stream), request)),
-        options.signal,
+        signal,
       );
     } catch (err) {
       if (options.signal.aborted) throw err;
