@@ -205,9 +205,10 @@ describe('exai-mcp: conversations, tool-list changes and a refused token', () =>
     };
     expect(s1).toMatchObject({ model: 'glm-4.5-flash', provider: 'GLM', continuation_id: expect.any(String) });
     expect(s1.usage.completion_tokens).toBeGreaterThan(0);
-    expect(textOf(first)).toBe(
-      `${s1.content}\n\n— model glm-4.5-flash · tokens ${s1.usage.prompt_tokens} in / ${s1.usage.completion_tokens} out · continuation_id ${s1.continuation_id}`,
-    );
+    expect((first.content as TextContent[]).map((c) => c.text)).toEqual([
+      s1.content,
+      `— model glm-4.5-flash · tokens ${s1.usage.prompt_tokens} in / ${s1.usage.completion_tokens} out · continuation_id ${s1.continuation_id}`,
+    ]);
 
     const second = await client.callTool({
       name: 'chat',

@@ -124,7 +124,7 @@ function isRefusal(err: unknown): err is ExaiCallError {
 /**
  * The answer as text, and for LLM tools what a host needs to continue:
  * `continuation_id`, the model and the usage, both as structuredContent and
- * as a one-line footer for hosts that only show text.
+ * as a one-line footer block for hosts that only show text.
  */
 export function toolResult(result: CallSuccess): CallToolResult {
   const meta = result.metadata ?? {};
@@ -142,7 +142,12 @@ export function toolResult(result: CallSuccess): CallToolResult {
     continuationId !== undefined ? `continuation_id ${continuationId}` : undefined,
   ].filter((part) => part !== undefined);
   return {
-    content: [{ type: 'text', text: `${result.content}\n\n— ${footer.join(' · ')}` }],
+    // The footer is its own block: the answer's text stays exactly the tool's
+    // content (JSON bodies stay parseable), and text-only hosts still show it.
+    content: [
+      { type: 'text', text: result.content },
+      { type: 'text', text: `— ${footer.join(' · ')}` },
+    ],
     structuredContent: {
       content: result.content,
       ...(continuationId !== undefined ? { continuation_id: continuationId } : {}),
