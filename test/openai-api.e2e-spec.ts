@@ -1,3 +1,4 @@
+import { request as httpRequest } from 'node:http';
 import OpenAI, { APIError, AuthenticationError, NotFoundError, RateLimitError } from 'openai';
 import { ConcurrencySnapshotService } from '../src/concurrency/concurrency-snapshot.service';
 import { ProviderSimulator } from '../src/providers/simulator/provider-simulator';
@@ -158,6 +159,22 @@ describe('OpenAI-compatible API (/v1) with the openai SDK', () => {
     expect(await raw.json()).toEqual({
       error: { message: expect.any(String), type: 'invalid_request_error', code: 'invalid_api_key', param: null },
     });
+  });
+
+  it('applies the daemon-wide Host check to /v1 (DNS rebinding), before the token is even looked at', async () => {
+    const status = await new Promise<number>((resolve, reject) => {
+      const req = httpRequest(
+        `${main.httpUrl}/v1/models`,
+        { headers: { host: 'attacker.example', authorization: `Bearer ${TOKEN}` } },
+        (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        },
+      );
+      req.on('error', reject);
+      req.end();
+    });
+    expect(status).toBe(403);
   });
 
   it('answers 400 for a bad request and for a field the provider does not accept, before any permit', async () => {
