@@ -182,21 +182,60 @@ describe('AdmissionService', () => {
     expect(order).toEqual(['a1', 'b1', 'c1', 'a2', 'b2', 'a3']);
   });
 
-  it('estimates retry_after from the drain rate, never below 1 s', async () => {
-    const { admission } = concurrencyKit(LIMITS);
-    const now = jest.spyOn(Date, 'now');
+  it('estimates retry_after from recent hold times and the queue ahead, between 1 s and the queue timeout', async () => {
+    const now = jest.spyOn(Date, 'now').mockReturnValue(1_000_000);
     try {
-      // No release seen yet: nothing to estimate from, so the queue timeout (3600 s here).
-      expect(admission.retryAfter(5)).toBe(3600);
-      // 10 releases over 5 s: 2 per second.
+      const { admission } = concurrencyKit({ ...LIMITS, EXAI_WS_QUEUE_TIMEOUT_SECS: '20' });
+      // Nothing released yet: nothing to estimate from, so the bound (the queue timeout).
+      expect(admission.retryAfter(1)).toBe(20);
+      // Ten calls that each held their permit for 4 s.
       for (let i = 0; i < 10; i++) {
-        now.mockReturnValue(1_000_000 + Math.round((i * 5000) / 9));
-        (await admission.acquire(holder(`s${i}`), { signal: signal().signal })).release();
+        now.mockReturnValue(1_000_000 + i * 5000);
+        const lease = await admission.acquire(holder(`s${i}`), { signal: signal().signal });
+        now.mockReturnValue(1_000_000 + i * 5000 + 4000);
+        lease.release();
         await settle();
       }
-      expect(admission.retryAfter(1)).toBe(1);
-      expect(admission.retryAfter(25)).toBe(13);
-      expect(admission.retryAfter(10_000)).toBe(300);
+      // A permit of global 3 frees about every 4/3 s.
+      expect(admission.retryAfter(1)).toBe(2);
+      expect(admission.retryAfter(6)).toBe(8);
+      expect(admission.retryAfter(3, 1)).toBe(12);
+      expect(admission.retryAfter(10_000)).toBe(20);
+      // Long after the last release the estimate does not grow: it is about hold times, not release rate.
+      now.mockReturnValue(1_000_000 + 9 * 5000 + 4000 + 55_000);
+      expect(admission.retryAfter(1)).toBe(2);
+    } finally {
+      now.mockRestore();
+    }
+  });
+
+  it('caps retry_after at 300 s and at a queue timeout of 0 answers 1 s', async () => {
+    const long = concurrencyKit({ ...LIMITS, EXAI_WS_QUEUE_TIMEOUT_SECS: '3600' });
+    expect(long.admission.retryAfter(10_000)).toBe(300);
+    const none = concurrencyKit({ ...LIMITS, EXAI_WS_QUEUE_TIMEOUT_SECS: '0' });
+    (await none.admission.acquire(holder('s'), { signal: signal().signal })).release();
+    await settle();
+    expect(none.admission.retryAfter(10_000)).toBe(1);
+  });
+
+  it('reports the queue ahead on the same limit in retry_after', async () => {
+    const now = jest.spyOn(Date, 'now').mockReturnValue(2_000_000);
+    try {
+      const { admission } = concurrencyKit({ ...LIMITS, EXAI_WS_QUEUE_TIMEOUT_SECS: '100', EXAI_WS_MAX_QUEUE: '3' });
+      // GLM (capacity 1) held 10 s once, then held again; three GLM waiters queue behind it.
+      const first = await admission.acquire(holder('a', 'GLM'), { signal: signal().signal });
+      now.mockReturnValue(2_010_000);
+      first.release();
+      await settle();
+      await admission.acquire(holder('a', 'GLM'), { signal: signal().signal });
+      for (const s of ['b', 'c', 'd'])
+        admission.acquire(holder(s, 'GLM'), { signal: signal().signal }).catch(() => undefined);
+      await settle();
+      // The fourth waiter overflows the queue: three ahead of it plus itself, 10 s each.
+      const err = (await admission
+        .acquire(holder('e', 'GLM'), { signal: signal().signal })
+        .catch((e: unknown) => e)) as OverCapacityError;
+      expect(err.wireFields()).toEqual({ limit: 'GLM', retry_after: 40 });
     } finally {
       now.mockRestore();
     }

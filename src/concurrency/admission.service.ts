@@ -18,6 +18,8 @@ export interface AdmissionOptions {
 }
 
 const DRAIN_WINDOW_MS = 60_000;
+/** Hold times kept for the retry_after estimate: the most recent ones within the window. */
+const MAX_HOLD_SAMPLES = 256;
 const DISTRIBUTED_POLL_MS = 500;
 const MAX_RETRY_AFTER_SECS = 300;
 
@@ -32,7 +34,8 @@ export class AdmissionService implements OnApplicationShutdown {
   private seq = 0;
   private pumping: Promise<void> | undefined;
   private pumpAgain = false;
-  private readonly releases: number[] = [];
+  /** Recent releases: when, and how long the permit was held. */
+  private readonly releases: Array<{ at: number; heldMs: number }> = [];
 
   constructor(
     @Inject(concurrencyConfig.KEY) private readonly config: ConfigType<typeof concurrencyConfig>,
@@ -41,8 +44,8 @@ export class AdmissionService implements OnApplicationShutdown {
     backend: ConcurrencyBackend,
     @Optional() private readonly providerCapacity?: ProviderCapacity,
   ) {
-    this.ledger.onRelease(() => {
-      this.noteRelease();
+    this.ledger.onRelease((lease) => {
+      this.noteRelease(lease);
       void this.pump();
     });
     backend.onCapacityFreed(() => void this.pump());
@@ -270,23 +273,38 @@ export class AdmissionService implements OnApplicationShutdown {
   }
 
   private overCapacity(waiter: Waiter): OverCapacityError {
-    return new OverCapacityError(this.waitingFor(waiter), this.retryAfter(waiter.position || this.queue.size));
+    // The waiter itself plus those before it that wait on the same full limit.
+    const blocking = waiter.blockedBy ?? waiter.slots[0];
+    const ahead =
+      this.queue.all().filter((w) => w.seq <= waiter.seq && w.slots.some((s) => s.key === blocking.key)).length || 1;
+    const capacity = blocking.capacity;
+    return new OverCapacityError(this.waitingFor(waiter), this.retryAfter(ahead, capacity));
   }
 
-  private noteRelease(): void {
+  private noteRelease(lease: Lease): void {
     const now = Date.now();
-    this.releases.push(now);
-    while (this.releases.length > 0 && this.releases[0] < now - DRAIN_WINDOW_MS) this.releases.shift();
+    this.releases.push({ at: now, heldMs: Math.max(0, now - lease.acquiredAt) });
+    while (
+      this.releases.length > MAX_HOLD_SAMPLES ||
+      (this.releases.length > 0 && this.releases[0].at < now - DRAIN_WINDOW_MS)
+    )
+      this.releases.shift();
   }
 
-  /** Seconds until `ahead` waiters have drained at the observed release rate. */
-  retryAfter(ahead: number): number {
+  /**
+   * Seconds until `ahead` waiters have gone through a limit of `capacity`
+   * permits, from how long permits were recently held: a slot frees about
+   * every (mean hold / capacity). Never below 1 s, and never above the queue
+   * timeout (a retry queues again for at most that long), nor 300 s.
+   */
+  retryAfter(ahead: number, capacity = this.config.limits.global): number {
+    const bound = Math.min(MAX_RETRY_AFTER_SECS, Math.max(1, Math.ceil(this.config.queueTimeoutMs / 1000)));
     const now = Date.now();
-    const recent = this.releases.filter((t) => t >= now - DRAIN_WINDOW_MS);
-    if (recent.length === 0) return Math.max(1, Math.ceil(this.config.queueTimeoutMs / 1000) || 1);
-    const windowSecs = Math.max(1, (now - recent[0]) / 1000);
-    const perSec = recent.length / windowSecs;
-    return Math.min(MAX_RETRY_AFTER_SECS, Math.max(1, Math.ceil(Math.max(1, ahead) / perSec)));
+    const recent = this.releases.filter((r) => r.at >= now - DRAIN_WINDOW_MS);
+    if (recent.length === 0) return bound;
+    const meanHoldSecs = recent.reduce((sum, r) => sum + r.heldMs, 0) / recent.length / 1000;
+    const secs = Math.ceil((Math.max(1, ahead) * meanHoldSecs) / Math.max(1, capacity));
+    return Math.min(bound, Math.max(1, secs));
   }
 
   private updateQueueGauge(): void {

@@ -34,6 +34,14 @@ export abstract class ConcurrencyBackend {
     void listener;
   }
 
+  /**
+   * Called when a held permit vanished from a shared store (it restarted empty)
+   * and could not be taken back because `full` has no room: the call must stop.
+   */
+  onLeaseLost(listener: (leaseId: string, full: LimitSlot) => void): void {
+    void listener;
+  }
+
   /** True when admission may have to wait on other processes, so waiters also poll. */
   get distributed(): boolean {
     return false;

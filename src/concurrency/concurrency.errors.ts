@@ -11,8 +11,9 @@ export class OverCapacityError extends CallError {
   constructor(
     readonly limit: string,
     readonly retryAfterSecs: number,
+    message = LIMIT_MESSAGES[limit] ?? `${limit} concurrency limit reached; retry soon`,
   ) {
-    super(CallErrorCode.OVER_CAPACITY, LIMIT_MESSAGES[limit] ?? `${limit} concurrency limit reached; retry soon`);
+    super(CallErrorCode.OVER_CAPACITY, message);
   }
 
   override wireFields(): Record<string, unknown> {
@@ -24,5 +25,19 @@ export class OverCapacityError extends CallError {
 export class LeaseReclaimedError extends CallError {
   constructor(reason: string) {
     super(CallErrorCode.EXEC_ERROR, `Lease reclaimed by the leak audit (${reason})`);
+  }
+}
+
+/**
+ * The abort reason of a running call whose permit vanished from Redis (it
+ * restarted empty) and could not be taken back without going over `limit`.
+ */
+export class LeaseLostError extends OverCapacityError {
+  constructor(limit: string) {
+    super(
+      limit,
+      1,
+      `Concurrency permit lost (the shared limiter restarted) and the ${limit} limit is full; retry soon`,
+    );
   }
 }

@@ -120,13 +120,9 @@ export class LeakAuditTasks implements OnApplicationBootstrap, OnApplicationShut
 
   /** Backend members that no ledger lease owns: charged permits nobody can release. */
   private async reclaimStrangers(report: AuditReport): Promise<void> {
-    const strangers: Array<[string, string]> = [];
-    for (const [key, ids] of await this.ledger.members()) {
-      for (const id of ids) if (!this.ledger.get(id)) strangers.push([key, id]);
-    }
+    const strangers = await this.ledger.strangers();
     if (strangers.length === 0) return;
-    await this.ledger.dropStrangers(strangers);
-    for (const [key, id] of strangers) {
+    for (const [key, id] of await this.ledger.dropStrangers(strangers)) {
       this.count('orphaned');
       report.reclaimed.push({ leaseId: id, reason: 'orphaned' });
       this.logger.warn(`SEMAPHORE HEALTH: reclaimed orphaned permit ${id} on ${key} (no lease owns it)`);

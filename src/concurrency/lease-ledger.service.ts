@@ -3,6 +3,7 @@ import type { ConfigType } from '@nestjs/config';
 import { randomUUID } from 'node:crypto';
 import { concurrencyConfig } from './concurrency.config';
 import { ConcurrencyBackend, AdmitResult } from './concurrency-backend';
+import { LeaseLostError } from './concurrency.errors';
 import { Lease, LeaseHolder, LimitSlot } from './lease';
 
 export type ReleaseListener = (lease: Lease) => void;
@@ -16,16 +17,28 @@ export class LeaseLedger {
   private readonly logger = new Logger(LeaseLedger.name);
   private readonly leases = new Map<string, Lease>();
   private readonly listeners: ReleaseListener[] = [];
+  /** Ids whose admission or release is on its way to the backend: neither owned nor orphaned yet. */
+  private readonly settling = new Set<string>();
+  /** One set per running stranger scan, collecting the ids released while it reads the backend. */
+  private readonly scans = new Set<Set<string>>();
 
   constructor(
     @Inject(concurrencyConfig.KEY) private readonly config: ConfigType<typeof concurrencyConfig>,
     private readonly backend: ConcurrencyBackend,
-  ) {}
+  ) {
+    backend.onLeaseLost((id, full) => this.lost(id, full));
+  }
 
   /** Charges every slot or none; on success the lease is live in the ledger. */
   async tryAcquire(holder: LeaseHolder, slots: readonly LimitSlot[], now = Date.now()): Promise<Lease | AdmitResult> {
     const id = randomUUID();
-    const result = await this.backend.tryAdmit(id, slots);
+    this.settling.add(id);
+    let result: AdmitResult;
+    try {
+      result = await this.backend.tryAdmit(id, slots);
+    } finally {
+      this.settling.delete(id);
+    }
     if (!result.ok) return result;
     const lease = new Lease(
       id,
@@ -51,6 +64,8 @@ export class LeaseLedger {
   /** Removes a lease whatever its state; the audit's way to reclaim a leak. */
   forget(lease: Lease): void {
     if (!this.leases.delete(lease.id)) return;
+    this.settling.add(lease.id);
+    for (const released of this.scans) released.add(lease.id);
     // Listeners (the admission queue) run once the backend has the slot back,
     // so the waiter they admit sees it free.
     this.backend
@@ -60,22 +75,59 @@ export class LeaseLedger {
       )
       .then(
         () => {
+          this.settling.delete(lease.id);
           for (const listener of this.listeners) listener(lease);
         },
-        (err: unknown) =>
-          this.logger.error({ msg: 'Backend release failed; the audit will repair it', lease_id: lease.id, err }),
+        (err: unknown) => {
+          this.settling.delete(lease.id);
+          this.logger.error({ msg: 'Backend release failed; the audit will repair it', lease_id: lease.id, err });
+        },
       );
   }
 
-  /** Removes backend members that no lease in this ledger owns. */
-  async dropStrangers(ids: Iterable<[string, string]>): Promise<number> {
-    let n = 0;
-    for (const [key, id] of ids) {
-      if (this.leases.has(id)) continue;
-      await this.backend.remove(id, [key]);
-      n++;
+  /**
+   * Backend members that no lease owns: permits nobody can give back. A
+   * member whose admission or release is still on its way to the backend, or
+   * was released while the members were being read, is not one of them.
+   */
+  async strangers(): Promise<Array<[string, string]>> {
+    const released = new Set<string>();
+    this.scans.add(released);
+    try {
+      const out: Array<[string, string]> = [];
+      for (const [key, ids] of await this.backend.members()) {
+        for (const id of ids) if (!released.has(id) && !this.owns(id)) out.push([key, id]);
+      }
+      return out;
+    } finally {
+      this.scans.delete(released);
     }
-    return n;
+  }
+
+  /** Removes backend members that no lease in this ledger owns; returns those it removed. */
+  async dropStrangers(ids: Iterable<[string, string]>): Promise<Array<[string, string]>> {
+    const dropped: Array<[string, string]> = [];
+    for (const [key, id] of ids) {
+      if (this.owns(id)) continue;
+      await this.backend.remove(id, [key]);
+      dropped.push([key, id]);
+    }
+    return dropped;
+  }
+
+  private owns(id: string): boolean {
+    return this.leases.has(id) || this.settling.has(id);
+  }
+
+  /** The backend lost this permit and could not take it back: the call stops, as on a reclaim. */
+  private lost(id: string, full: LimitSlot): void {
+    const lease = this.leases.get(id);
+    if (!lease) return;
+    this.logger.error(
+      `LEASE LOST: permit ${id} (request ${lease.requestId}, session ${lease.sessionId}) vanished from the shared limiter and the ${full.name} limit is full; aborting the call`,
+    );
+    lease.holder.abort(new LeaseLostError(full.name));
+    this.forget(lease);
   }
 
   onRelease(listener: ReleaseListener): void {

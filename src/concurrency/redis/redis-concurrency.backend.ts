@@ -5,13 +5,14 @@ import type { ConcurrencyConfig } from '../concurrency.config';
 import { AdmitResult, ConcurrencyBackend, DriftRepair, LimiterUnavailableError } from '../concurrency-backend';
 import type { LimitSlot } from '../lease';
 import { MemoryConcurrencyBackend } from '../memory-concurrency.backend';
-import { ADMIT_SCRIPT, REFRESH_SCRIPT } from './redis-admission.lua';
+import { ADMIT_SCRIPT } from './redis-admission.lua';
 
 const PREFIX = '{exai}';
 const RELEASED_CHANNEL = `${PREFIX}:released`;
 
 interface Held {
   keys: string[];
+  slots: readonly LimitSlot[];
   local: boolean;
 }
 
@@ -21,6 +22,13 @@ interface Held {
  * leases are refreshed every TTL/3, so a crashed daemon's permits expire
  * within EXAI_LEASE_TTL_SECS. Release removes the member and publishes, so
  * waiters on every daemon wake.
+ *
+ * A refresh that finds its member gone (Redis restarted without its data)
+ * re-admits it where there is room and otherwise aborts the call. The limit
+ * wins over the running call on purpose: it stands for a provider's hard
+ * concurrency quota, and re-adding every lost member unconditionally would let
+ * the daemons that kept running and those that admitted meanwhile together
+ * exceed it until the older calls end.
  */
 export class RedisConcurrencyBackend extends ConcurrencyBackend implements OnModuleInit, OnModuleDestroy {
   private readonly logger = new Logger(RedisConcurrencyBackend.name);
@@ -28,8 +36,17 @@ export class RedisConcurrencyBackend extends ConcurrencyBackend implements OnMod
   private readonly redis: Redis;
   private readonly subscriber: Redis;
   private readonly held = new Map<string, Held>();
-  private readonly knownKeys = new Set<string>();
+  /** The daemon-wide limits (global, providers): always watched. */
+  private readonly staticKeys = new Set<string>();
+  /**
+   * Other keys (sessions) refused and not admitted since, by when: a limit
+   * other daemons may hold full stays visible while calls wait on it. Dropped
+   * on admission, or one lease TTL after the last refusal, so what `/health`
+   * and the audit read grows with the sessions in use, not every session seen.
+   */
+  private readonly refused = new Map<string, number>();
   private readonly listeners: Array<() => void> = [];
+  private readonly lostListeners: Array<(leaseId: string, full: LimitSlot) => void> = [];
   private readonly fallback = new MemoryConcurrencyBackend();
   private refreshTimer: NodeJS.Timeout | undefined;
   private healthy = false;
@@ -56,8 +73,8 @@ export class RedisConcurrencyBackend extends ConcurrencyBackend implements OnMod
     this.subscriber.on('message', () => this.freed());
     // Daemon-wide limits are watched from the start, so counts and the audit
     // see other daemons' permits even before this one takes any.
-    this.knownKeys.add(this.key('global'));
-    for (const provider of Object.keys(config.limits.providers)) this.knownKeys.add(this.key(`provider:${provider}`));
+    this.staticKeys.add(this.key('global'));
+    for (const provider of Object.keys(config.limits.providers)) this.staticKeys.add(this.key(`provider:${provider}`));
   }
 
   async onModuleInit(): Promise<void> {
@@ -95,32 +112,29 @@ export class RedisConcurrencyBackend extends ConcurrencyBackend implements OnMod
     this.listeners.push(listener);
   }
 
+  override onLeaseLost(listener: (leaseId: string, full: LimitSlot) => void): void {
+    this.lostListeners.push(listener);
+  }
+
   async tryAdmit(leaseId: string, slots: readonly LimitSlot[]): Promise<AdmitResult> {
     if (!this.healthy) return this.degraded(leaseId, slots);
     const keys = slots.map((s) => this.key(s.key));
-    // Watched from the first attempt, admitted or not, so counts show a limit
-    // that other daemons hold full.
-    keys.forEach((k) => this.knownKeys.add(k));
     const now = Date.now();
     let full: number;
     try {
-      full = Number(
-        await this.redis.eval(
-          ADMIT_SCRIPT,
-          keys.length,
-          ...keys,
-          now,
-          now + this.config.leaseTtlMs,
-          this.member(leaseId),
-          ...slots.map((s) => s.capacity),
-        ),
-      );
+      full = Number(await this.redis.eval(ADMIT_SCRIPT, keys.length, ...keys, ...this.admitArgs(leaseId, slots, now)));
     } catch (err) {
       this.setHealthy(false, (err as Error).message);
       return this.degraded(leaseId, slots);
     }
-    if (full > 0) return { ok: false, full: slots[full - 1] };
-    this.held.set(leaseId, { keys, local: false });
+    if (full > 0) {
+      // Watched while calls wait on it, so counts show a limit other daemons hold full.
+      for (const k of keys) if (!this.staticKeys.has(k)) this.refused.set(k, now);
+      return { ok: false, full: slots[full - 1] };
+    }
+    this.held.set(leaseId, { keys, slots, local: false });
+    // Held keys are watched anyway; once released they need not be.
+    for (const k of keys) this.refused.delete(k);
     return { ok: true };
   }
 
@@ -139,9 +153,11 @@ export class RedisConcurrencyBackend extends ConcurrencyBackend implements OnMod
     const out = await this.fallback.counts();
     if (!this.healthy) return out;
     const now = Date.now();
-    const keys = [...this.knownKeys];
-    const results = await Promise.all(keys.map((k) => this.redis.zcount(k, now, '+inf').catch(() => 0)));
-    keys.forEach((k, i) => out.set(this.unkey(k), (out.get(this.unkey(k)) ?? 0) + results[i]));
+    const keys = this.watchedKeys(now);
+    const pipeline = this.redis.pipeline();
+    for (const k of keys) pipeline.zcount(k, now, '+inf');
+    const results = (await pipeline.exec().catch(() => null)) ?? [];
+    keys.forEach((k, i) => out.set(this.unkey(k), (out.get(this.unkey(k)) ?? 0) + (Number(results[i]?.[1]) || 0)));
     return out;
   }
 
@@ -150,7 +166,7 @@ export class RedisConcurrencyBackend extends ConcurrencyBackend implements OnMod
     const out = await this.fallback.members();
     if (!this.healthy) return out;
     const mine = `${this.daemonId}:`;
-    for (const key of this.knownKeys) {
+    for (const key of this.watchedKeys()) {
       const members = await this.redis.zrangebyscore(key, Date.now(), '+inf').catch(() => [] as string[]);
       const ids = members.filter((m) => m.startsWith(mine)).map((m) => m.slice(mine.length));
       if (ids.length > 0) out.set(this.unkey(key), new Set([...(out.get(this.unkey(key)) ?? []), ...ids]));
@@ -168,25 +184,66 @@ export class RedisConcurrencyBackend extends ConcurrencyBackend implements OnMod
     if (!this.healthy) return 0;
     const now = Date.now();
     let n = 0;
-    for (const key of this.knownKeys) n += await this.redis.zremrangebyscore(key, '-inf', now).catch(() => 0);
+    for (const key of this.watchedKeys(now)) n += await this.redis.zremrangebyscore(key, '-inf', now).catch(() => 0);
     return n;
   }
 
   private degraded(leaseId: string, slots: readonly LimitSlot[]): Promise<AdmitResult> {
     if (this.config.redisFailureMode === 'closed') throw new LimiterUnavailableError('Redis unreachable');
     return this.fallback.tryAdmit(leaseId, slots).then((r) => {
-      if (r.ok) this.held.set(leaseId, { keys: slots.map((s) => s.key), local: true });
+      if (r.ok) this.held.set(leaseId, { keys: slots.map((s) => s.key), slots, local: true });
       return r;
     });
   }
 
+  /**
+   * Pushes every held lease's expiry on with the admission script itself, so
+   * a member that vanished is admitted again where it fits; where it does not,
+   * the lease is reported lost and its call aborted.
+   */
   private async refresh(): Promise<void> {
     if (!this.healthy || this.held.size === 0) return;
-    const expires = Date.now() + this.config.leaseTtlMs;
+    const now = Date.now();
+    const ids: string[] = [];
     const pipeline = this.redis.pipeline();
-    for (const [id, h] of this.held)
-      if (!h.local) pipeline.eval(REFRESH_SCRIPT, h.keys.length, ...h.keys, expires, this.member(id));
-    await pipeline.exec().catch((err: unknown) => this.setHealthy(false, (err as Error).message));
+    for (const [id, h] of this.held) {
+      if (h.local) continue;
+      ids.push(id);
+      pipeline.eval(ADMIT_SCRIPT, h.keys.length, ...h.keys, ...this.admitArgs(id, h.slots, now));
+    }
+    if (ids.length === 0) return;
+    let results: Array<[Error | null, unknown]> | null;
+    try {
+      results = await pipeline.exec();
+    } catch (err) {
+      this.setHealthy(false, (err as Error).message);
+      return;
+    }
+    (results ?? []).forEach(([err, full], i) => {
+      const h = this.held.get(ids[i]);
+      const n = Number(full);
+      // Released meanwhile, or refreshed fine.
+      if (err || !h || !(n > 0)) return;
+      for (const listener of this.lostListeners) listener(ids[i], h.slots[n - 1]);
+    });
+  }
+
+  private admitArgs(leaseId: string, slots: readonly LimitSlot[], now: number): Array<string | number> {
+    // Keys outlive their newest member by one audit interval, so the audit can
+    // still see and report a crashed daemon's permits before the key goes.
+    const keepMs = this.config.leaseTtlMs + this.config.leakAuditIntervalSecs * 1000;
+    return [now, now + this.config.leaseTtlMs, this.member(leaseId), keepMs, ...slots.map((s) => s.capacity)];
+  }
+
+  /** The daemon-wide limits, the keys of held leases, and keys refused within one lease TTL. */
+  private watchedKeys(now = Date.now()): string[] {
+    const keys = new Set(this.staticKeys);
+    for (const h of this.held.values()) if (!h.local) for (const k of h.keys) keys.add(k);
+    for (const [k, at] of this.refused) {
+      if (at < now - this.config.leaseTtlMs) this.refused.delete(k);
+      else keys.add(k);
+    }
+    return [...keys];
   }
 
   private setHealthy(healthy: boolean, why?: string): void {
