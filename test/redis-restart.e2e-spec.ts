@@ -4,8 +4,10 @@ import Redis from 'ioredis';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { ConcurrencyEnv, toConcurrencyConfig } from '../src/concurrency/concurrency.config';
+import type { AdmitResult } from '../src/concurrency/concurrency-backend';
 import { ConcurrencySnapshotService } from '../src/concurrency/concurrency-snapshot.service';
 import { LeakAuditTasks } from '../src/concurrency/leak-audit.tasks';
+import type { LimitSlot } from '../src/concurrency/lease';
 import { RedisConcurrencyBackend } from '../src/concurrency/redis/redis-concurrency.backend';
 import { parseEnv } from '../src/config/validate-config';
 import { concurrencyKit, holder } from './support/concurrency-kit';
@@ -44,6 +46,19 @@ class PausableBackend extends RedisConcurrencyBackend {
     const members = await super.members();
     if (this.pauseNext === 'members') await this.pause();
     return members;
+  }
+}
+
+/** Holds the answer to the next admission attempt until a test hook has run. */
+class SlowAnswerBackend extends RedisConcurrencyBackend {
+  beforeNextAnswer: (() => Promise<void>) | undefined;
+
+  override async tryAdmit(leaseId: string, slots: readonly LimitSlot[]): Promise<AdmitResult> {
+    const result = await super.tryAdmit(leaseId, slots);
+    const hook = this.beforeNextAnswer;
+    this.beforeNextAnswer = undefined;
+    if (hook) await hook();
+    return result;
   }
 }
 
@@ -253,6 +268,44 @@ describe('Redis mode keeps its limits: restarts, pruning, expiry, audit races, r
         await backend.onModuleDestroy();
       }
     });
+  });
+
+  it('a permit freed while an attempt is on its way goes to the waiter whose turn it is', async () => {
+    const env = {
+      EXAI_CONCURRENCY_BACKEND: 'redis',
+      REDIS_URL: redis.url,
+      EXAI_WS_GLOBAL_MAX_INFLIGHT: '1',
+      EXAI_WS_QUEUE_TIMEOUT_SECS: '60',
+    };
+    const backend = new SlowAnswerBackend(redisConfig(redis.url, env));
+    await backend.onModuleInit();
+    const { admission } = concurrencyKit(env, backend);
+    const ctl = new AbortController();
+    try {
+      const held = await admission.acquire(holder('x'), { signal: ctl.signal });
+      const admitted: string[] = [];
+      const queued = new Set<string>();
+      for (const session of ['a', 'b'])
+        void admission.acquire(holder(session), { signal: ctl.signal, onQueued: () => queued.add(session) }).then(
+          (lease) => admitted.push(session) && lease.release(),
+          () => undefined,
+        );
+      await waitFor(() => queued.size === 2, 5000, 'both waiters queued');
+      // The next attempt (a's: its turn) is refused by Redis, but before its
+      // answer arrives the permit is released: it must still go to a, not b.
+      backend.beforeNextAnswer = async () => {
+        held.release();
+        await waitFor(async () => (await admin.zcard('{exai}:limit:global')) === 0, 5000, 'the release in Redis');
+      };
+      // Wake the waiters as another daemon's release would.
+      await admin.publish('{exai}:released', 'another-daemon');
+      await waitFor(() => admitted.length > 0, 5000, 'an admission');
+      expect(admitted[0]).toBe('a');
+    } finally {
+      ctl.abort(new Error('test over'));
+      admission.onApplicationShutdown();
+      await backend.onModuleDestroy();
+    }
   });
 
   it('retry_after is bounded by the queue timeout, even long after the last release', async () => {

@@ -219,6 +219,7 @@ export class AdmissionService implements OnApplicationShutdown {
 
   /** Admits the first waiter in service order that fits; false when none does. */
   private async admitOne(): Promise<boolean> {
+    const releases = this.ledger.releaseCount;
     for (const waiters of this.queue.rotation()) {
       for (const waiter of waiters) {
         if (waiter.state !== 'waiting') continue;
@@ -253,6 +254,10 @@ export class AdmissionService implements OnApplicationShutdown {
         }
         waiter.state = 'waiting';
         waiter.blockedBy = result.ok ? undefined : result.full;
+        // A permit was freed while this attempt was on its way (a shared backend
+        // answers later than the release): start the round again, so the freed
+        // permit goes to the first waiter in turn, not to whoever is tried next.
+        if (this.ledger.releaseCount !== releases) return true;
       }
     }
     return false;

@@ -21,6 +21,7 @@ export class LeaseLedger {
   private readonly settling = new Set<string>();
   /** One set per running stranger scan, collecting the ids released while it reads the backend. */
   private readonly scans = new Set<Set<string>>();
+  private releasesStarted = 0;
 
   constructor(
     @Inject(concurrencyConfig.KEY) private readonly config: ConfigType<typeof concurrencyConfig>,
@@ -64,6 +65,7 @@ export class LeaseLedger {
   /** Removes a lease whatever its state; the audit's way to reclaim a leak. */
   forget(lease: Lease): void {
     if (!this.leases.delete(lease.id)) return;
+    this.releasesStarted++;
     this.settling.add(lease.id);
     for (const released of this.scans) released.add(lease.id);
     // Listeners (the admission queue) run once the backend has the slot back,
@@ -128,6 +130,11 @@ export class LeaseLedger {
     );
     lease.holder.abort(new LeaseLostError(full.name));
     this.forget(lease);
+  }
+
+  /** Counts releases as they start (before the backend has the permit back), for the admission pump. */
+  get releaseCount(): number {
+    return this.releasesStarted;
   }
 
   onRelease(listener: ReleaseListener): void {
