@@ -3,6 +3,7 @@ import { DiscoveryService } from '@nestjs/core';
 import { GatewayAuthService } from '../src/gateway/gateway-auth.service';
 import { gatewayConfig, toGatewayConfig, GatewayEnv } from '../src/gateway/gateway.config';
 import { parseWsFrame } from '../src/gateway/ws-message.parser';
+import { LlmProviderRegistry } from '../src/providers/llm-provider-registry.service';
 import { ToolRegistryService } from '../src/tools/tool-registry.service';
 import { InvalidArgumentsError, InvalidToolDefinitionError, ToolNotFoundError } from '../src/tools/tools.errors';
 import { parseEnv } from '../src/config/validate-config';
@@ -78,7 +79,12 @@ describe('ToolRegistryService', () => {
   async function make() {
     const discovery = { getProviders: () => [], getMetadataByDecorator: () => undefined };
     const moduleRef = await Test.createTestingModule({
-      providers: [ToolRegistryService, { provide: DiscoveryService, useValue: discovery }],
+      providers: [
+        ToolRegistryService,
+        { provide: DiscoveryService, useValue: discovery },
+        // No provider serves a model: these tests are about names and arguments.
+        { provide: LlmProviderRegistry, useValue: { catalogue: () => [] } },
+      ],
     }).compile();
     return moduleRef.get(ToolRegistryService);
   }

@@ -29,6 +29,7 @@ describe('call_tool lifecycle', () => {
     expect(res).not.toHaveProperty('request_id');
     const names = (res.tools as Array<{ name: string }>).map((t) => t.name).sort();
     expect(names).toEqual([
+      'activity',
       'analyze',
       'challenge',
       'chat',
@@ -36,11 +37,19 @@ describe('call_tool lifecycle', () => {
       'consensus',
       'debug',
       'docgen',
+      'glm_payload_preview',
+      'glm_upload_file',
       'glm_web_search',
+      'health',
+      'kimi_chat_with_files',
       'kimi_chat_with_tools',
+      'kimi_intent_analysis',
+      'kimi_manage_files',
+      'kimi_upload_files',
       'listmodels',
       'planner',
       'precommit',
+      'provider_capabilities',
       'refactor',
       'secaudit',
       'status',
@@ -257,7 +266,9 @@ describe('call_tool lifecycle', () => {
     expect(res).toMatchObject({ op: 'health_res', ok: true });
     const health = res.health as Record<string, unknown>;
     // Every key of the reply is checked in health.e2e-spec.ts; here, the values this daemon's config sets.
-    expect(health.tool_count).toBe(22);
+    c.send({ op: 'list_tools', request_id: 'count' });
+    const listed = await c.next((f) => f.op === 'list_tools_res');
+    expect(health.tool_count).toBe((listed.tools as unknown[]).length);
     expect(health.global_capacity).toBe(64);
     expect(health.concurrency).toMatchObject({ capacity: { global: 64, session: 64, GLM: 2, KIMI: 3 } });
     expect(health.gateway).toMatchObject({ status: 'up' });

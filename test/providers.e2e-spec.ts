@@ -2,6 +2,7 @@ import { Logger } from '@nestjs/common';
 import { ConcurrencySnapshotService } from '../src/concurrency/concurrency-snapshot.service';
 import { ProviderSimulator } from '../src/providers/simulator/provider-simulator';
 import { startTestDaemon, TestDaemon } from './support/daemon';
+import { simulatorEnv } from './support/simulator-env';
 import { Frame, TestClient, toolOutput } from './support/ws-client';
 import { waitFor } from './support/wait';
 
@@ -26,13 +27,7 @@ describe('GLM and Kimi providers against the simulator over real HTTP', () => {
 
   async function daemon(env: Record<string, string> = {}): Promise<TestDaemon> {
     const d = await startTestDaemon({
-      EXAI_PROVIDERS_MODE: 'real',
-      GLM_API_KEY: 'sim-glm-key',
-      KIMI_API_KEY: 'sim-kimi-key',
-      GLM_API_URL: sim.glmBaseUrl,
-      KIMI_API_URL: sim.kimiBaseUrl,
-      EXAI_WS_GLOBAL_MAX_INFLIGHT: '16',
-      EXAI_WS_SESSION_MAX_INFLIGHT: '16',
+      ...simulatorEnv(sim),
       EXAI_WS_DISABLE_COALESCE_FOR_TOOLS: 'chat,thinkdeep,kimi_chat_with_tools,glm_web_search',
       ...env,
     });
@@ -235,15 +230,23 @@ describe('GLM and Kimi providers against the simulator over real HTTP', () => {
     expect(JSON.parse(tool.content as string)).toEqual(JSON.parse(callArgs.function.arguments));
   });
 
-  it('surfaces GLM web_search results as citations', async () => {
+  it("glm_web_search calls GLM's standalone search API and returns its results", async () => {
     const frames = await call(c, 'glm_web_search', { query: 'what is new in TypeScript 6' });
     const out = toolOutput(frames.at(-1)!);
-    expect(out.content).toContain('[ref_1]');
-    const search = out.metadata.web_search as { citations: Array<{ refer: string; link: string }> };
-    expect(search.citations[0]).toMatchObject({ refer: 'ref_1', link: expect.stringMatching(/^https?:/) });
-    expect(chatRequests(sim, 'glm')[0].body).toMatchObject({
-      tools: [{ type: 'web_search', web_search: { enable: true } }],
-    });
+    const body = JSON.parse(out.content) as { search_result: Array<{ link: string }> };
+    expect(body.search_result).toHaveLength(10);
+    expect(body.search_result[0].link).toMatch(/^https?:/);
+    expect(out.metadata).toMatchObject({ provider: 'GLM', results: 10 });
+    const searches = sim.requests.filter((r) => r.path.endsWith('/web_search'));
+    expect(searches.map((r) => r.body)).toEqual([
+      {
+        search_query: 'what is new in TypeScript 6',
+        search_engine: 'search-prime',
+        count: 10,
+        search_recency_filter: 'noLimit',
+      },
+    ]);
+    expect(chatRequests(sim, 'glm')).toHaveLength(0);
   });
 
   it('an abort mid-stream releases both the lease and the upstream socket', async () => {

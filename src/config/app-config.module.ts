@@ -1,5 +1,6 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { ConfigModule } from '@nestjs/config';
+import { ActivityEnv, activityConfig } from '../activity/activity.config';
 import {
   AdaptiveConcurrencyEnv,
   adaptiveConcurrencyConfig,
@@ -23,6 +24,7 @@ export const ENV_CLASSES = [
   RoutingEnv,
   LoggingEnv,
   FilesEnv,
+  ActivityEnv,
   ToolsEnv,
   WorkflowEnv,
 ];
@@ -41,6 +43,7 @@ export class AppConfigModule {
         routingConfig,
         loggingConfig,
         filesConfig,
+        activityConfig,
         toolsConfig,
         workflowConfig,
       ],

@@ -1,3 +1,4 @@
+import type { ActivityConfig } from '../activity/activity.config';
 import type { ConcurrencyConfig } from '../concurrency/concurrency.config';
 import type { GatewayConfig } from '../gateway/gateway.config';
 import type { LoggingConfig } from '../logging/logging.config';
@@ -11,5 +12,6 @@ export interface AllConfigType {
   providers: ProvidersConfig;
   routing: RoutingConfig;
   logging: LoggingConfig;
+  activity: ActivityConfig;
   tools: ToolsConfig;
 }

@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { ActivityModule } from '../activity/activity.module';
 import { ConcurrencyModule } from '../concurrency/concurrency.module';
 import { HealthModule } from '../health/health.module';
 import { ToolsModule } from '../tools/tools.module';
@@ -17,7 +18,7 @@ import { ToolCallsGateway } from './tool-calls.gateway';
 import { ToolCallsService } from './tool-calls.service';
 
 @Module({
-  imports: [HealthModule, ToolsModule, ConcurrencyModule],
+  imports: [HealthModule, ToolsModule, ConcurrencyModule, ActivityModule],
   providers: [
     ConnectionsService,
     HandshakeService,

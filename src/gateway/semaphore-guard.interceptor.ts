@@ -2,6 +2,7 @@ import { CallHandler, ExecutionContext, Inject, Injectable, Logger, NestIntercep
 import type { ConfigType } from '@nestjs/config';
 import { concat, defer, Observable, of, Subscription } from 'rxjs';
 import type { WebSocket } from 'ws';
+import { ActivityService } from '../activity/activity.service';
 import { AdmissionOptions, AdmissionService } from '../concurrency/admission.service';
 import { concurrencyConfig } from '../concurrency/concurrency.config';
 import { releaseAfterSettle } from '../concurrency/lease-release';
@@ -35,6 +36,7 @@ export class SemaphoreGuardInterceptor implements NestInterceptor {
     private readonly calls: ToolCallsService,
     private readonly admission: AdmissionService,
     private readonly metrics: MetricsService,
+    private readonly activity: ActivityService,
   ) {}
 
   intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
@@ -161,6 +163,16 @@ export class SemaphoreGuardInterceptor implements NestInterceptor {
   private record(execution: ToolExecution, outcome: string, admitted: boolean): void {
     const tool = execution.tool.name;
     this.metrics.calls.inc({ tool, outcome });
+    this.activity.record({
+      session_id: execution.origin.sessionId,
+      request_id: execution.origin.requestId,
+      tool,
+      provider: execution.provider,
+      model: typeof execution.args.model === 'string' ? execution.args.model : undefined,
+      outcome,
+      admitted,
+      duration_ms: admitted ? Date.now() - execution.startedAt : 0,
+    });
     if (admitted) this.metrics.callDuration.observe({ tool }, (Date.now() - execution.startedAt) / 1000);
     this.logger.log({
       msg: 'Call ended',

@@ -37,13 +37,19 @@ export class HttpTransport {
         : new Agent(options);
   }
 
-  async post(
+  post(url: string, headers: Record<string, string>, body: string, signal: AbortSignal): Promise<TransportResponse> {
+    return this.request('POST', url, headers, body, signal);
+  }
+
+  /** Any method, for the providers' other APIs (Files: GET, DELETE, multipart POST). */
+  async request(
+    method: 'GET' | 'POST' | 'DELETE',
     url: string,
     headers: Record<string, string>,
-    body: string,
+    body: string | Buffer | undefined,
     signal: AbortSignal,
   ): Promise<TransportResponse> {
-    const res = await request(url, { method: 'POST', headers, body, signal, dispatcher: this.dispatcher });
+    const res = await request(url, { method, headers, body, signal, dispatcher: this.dispatcher });
     return { status: res.statusCode, headers: res.headers, body: res.body };
   }
 

@@ -4,7 +4,17 @@ import type { TimeoutKind } from './provider-timeouts';
 export interface LlmModelInfo {
   id: string;
   contextWindow?: number;
+  /** Most output tokens one call may produce. */
+  maxOutput?: number;
   thinking?: boolean;
+  /** Accepts images in user messages. */
+  vision?: boolean;
+  /** Accepts function tools. */
+  tools?: boolean;
+  /** Other names clients use for this model; they resolve to `id`. */
+  aliases?: readonly string[];
+  /** True when the limits are a generic guess for a model the catalogue does not know. */
+  estimated?: boolean;
 }
 
 export interface LlmToolCall {
@@ -16,6 +26,8 @@ export interface LlmToolCall {
 export interface LlmMessage {
   role: 'system' | 'user' | 'assistant' | 'tool';
   content: string;
+  /** Images sent with a user message (data: or http(s) URLs); only vision models take them. */
+  images?: string[];
   name?: string;
   tool_call_id?: string;
   tool_calls?: LlmToolCall[];
@@ -135,9 +147,25 @@ export abstract class LlmProvider {
   /** The configured model ids, synchronously (for argument checks before admission). */
   abstract modelIds(): string[];
 
-  /** Whether `model` is one of this provider's configured models. */
+  /**
+   * The configured model `name` means, matched case-insensitively (providers
+   * with aliases also match those), or undefined when this provider does not
+   * serve it.
+   */
+  resolveModel(name: string): LlmModelInfo | undefined {
+    const wanted = name.toLowerCase();
+    const id = this.modelIds().find((m) => m.toLowerCase() === wanted);
+    return id === undefined ? undefined : { id };
+  }
+
+  /** The configured models with what is known about them, synchronously (listings, schemas). */
+  catalogue(): LlmModelInfo[] {
+    return this.modelIds().map((id) => ({ id }));
+  }
+
+  /** Whether `model` (any case, or an alias) is one of this provider's configured models. */
   serves(model: string): boolean {
-    return this.modelIds().includes(model);
+    return this.resolveModel(model) !== undefined;
   }
 
   /**
@@ -156,6 +184,12 @@ export abstract class LlmProvider {
   abstract timeoutSecs(model: string, kind: TimeoutKind): number;
 
   abstract status(): LlmProviderStatus;
+
+  /** The HTTP body `complete` would send for `request`, without sending it (glm_payload_preview). */
+  requestBody(request: LlmRequest): Record<string, unknown> | undefined {
+    void request;
+    return undefined;
+  }
 
   /**
    * Runs one completion within `options.deadline`, retries included.

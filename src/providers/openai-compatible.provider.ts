@@ -1,5 +1,6 @@
 import { forLog } from '../common/log-text';
 import { Logger } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
 import { CallCancelledError, CallError, CallTimeoutError } from '../gateway/gateway.errors';
 import { MetricsService } from '../metrics/metrics.service';
 import { CircuitBreaker } from './circuit-breaker';
@@ -16,6 +17,7 @@ import {
   LlmToolCall,
   LlmUsage,
 } from './llm-provider';
+import { ModelCatalogue, ModelSpec } from './model-catalogue';
 import { ProviderEndpoint, ProviderEndpointsService, ProviderId } from './provider-endpoints.service';
 import { redactProviderIds } from './provider-redaction';
 import { ProviderUsage } from './provider-usage';
@@ -61,6 +63,7 @@ export abstract class OpenAiCompatibleLlmProvider extends LlmProvider {
   readonly breaker: CircuitBreaker;
   readonly usage = new ProviderUsage();
   private readonly transport: HttpTransport;
+  private readonly modelCatalogue: ModelCatalogue;
 
   protected constructor(
     protected readonly config: ProvidersConfig,
@@ -68,15 +71,43 @@ export abstract class OpenAiCompatibleLlmProvider extends LlmProvider {
     protected readonly endpoints: ProviderEndpointsService,
     protected readonly metrics: MetricsService,
     loggerName: string,
+    knownModels: readonly ModelSpec[],
   ) {
     super();
     this.logger = new Logger(loggerName);
     this.breaker = new CircuitBreaker(config.circuitFailureThreshold, config.circuitCooldownMs);
     this.transport = new HttpTransport(config.proxy);
+    this.modelCatalogue = new ModelCatalogue(knownModels, settings.models, (id) => this.thinksByName(id));
   }
 
   /** Provider-specific request body. */
   protected abstract buildBody(request: LlmRequest, stream: boolean): Record<string, unknown>;
+
+  override requestBody(request: LlmRequest): Record<string, unknown> {
+    return this.withCallerFields(this.buildBody(request, this.streams(request)), request);
+  }
+
+  /** The messages as the wire wants them: a user message with images becomes text + image_url parts. */
+  protected wireMessages(messages: LlmMessage[]): Array<Record<string, unknown>> {
+    return messages.map(({ images, ...m }) =>
+      images && images.length > 0
+        ? {
+            ...m,
+            content: [
+              { type: 'text', text: m.content },
+              ...images.map((url) => ({ type: 'image_url', image_url: { url } })),
+            ],
+          }
+        : { ...m },
+    );
+  }
+
+  /** The provider's search tool, and tool_choice `auto` whenever tools are sent (the caller's choice overrides it). */
+  protected toolFields(request: LlmRequest, searchTool: Record<string, unknown> | undefined): Record<string, unknown> {
+    // The caller's own tools and tool_choice are added after this by withCallerFields.
+    const hasTools = searchTool !== undefined || (request.tools?.length ?? 0) > 0;
+    return { ...(searchTool ? { tools: [searchTool] } : {}), ...(hasTools ? { tool_choice: 'auto' } : {}) };
+  }
 
   /** Provider-specific error envelope and retry classification. */
   protected abstract parseError(status: number, body: unknown, text: string): ParsedError;
@@ -100,14 +131,27 @@ export abstract class OpenAiCompatibleLlmProvider extends LlmProvider {
   }
 
   models(): Promise<LlmModelInfo[]> {
-    return Promise.resolve(this.settings.models.map((id) => ({ id, thinking: this.supportsThinking(id) })));
+    return Promise.resolve(this.catalogue());
+  }
+
+  override catalogue(): ModelSpec[] {
+    return this.modelCatalogue.list().map((m) => ({ ...m, aliases: [...m.aliases] }));
   }
 
   modelIds(): string[] {
-    return [...this.settings.models];
+    return this.modelCatalogue.ids();
   }
 
+  override resolveModel(name: string): ModelSpec | undefined {
+    return this.modelCatalogue.resolve(name);
+  }
+
+  /** Whether `model` thinks: the catalogue's word, else a guess from the name for models it does not know. */
   supportsThinking(model: string): boolean {
+    return this.modelCatalogue.resolve(model)?.thinking ?? this.thinksByName(model);
+  }
+
+  protected thinksByName(model: string): boolean {
     return model.toLowerCase().includes('thinking');
   }
 
@@ -244,6 +288,111 @@ export abstract class OpenAiCompatibleLlmProvider extends LlmProvider {
     if (request.toolChoice !== undefined) body.tool_choice = request.toolChoice;
     if (request.stop !== undefined) body.stop = request.stop;
     if (request.topP !== undefined) body.top_p = request.topP;
+    return body;
+  }
+
+  /**
+   * A call to one of the provider's other APIs (files, search) under the same
+   * deadline, circuit breaker, retry policy and error mapping as chat.
+   * `retry: false` for requests that must not be sent twice (an upload).
+   * @throws ProviderError, ProviderUnavailableError, or the call's own ending.
+   */
+  async apiRequest(
+    method: 'GET' | 'POST' | 'DELETE',
+    path: string,
+    body: { json: unknown } | { multipart: MultipartBody } | undefined,
+    options: LlmCallOptions & { retry?: boolean; maxBytes?: number },
+  ): Promise<{ status: number; text: string; truncated: boolean }> {
+    const endpoint = this.endpoints.get(this.id);
+    if (!endpoint) throw new ProviderUnavailableError(`${this.displayName} is not configured`, { provider: this.id });
+    if (!this.breaker.tryPass()) {
+      throw new ProviderUnavailableError(`${this.displayName} circuit is open after repeated failures`, {
+        provider: this.id,
+        retryAfterSecs: Math.max(1, Math.ceil(this.breaker.retryInMs() / 1000)),
+      });
+    }
+    const { headers, payload } = encodeBody(body);
+    const maxBytes = options.maxBytes ?? MAX_API_BODY;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        let response: TransportResponse;
+        try {
+          response = await this.transport.request(
+            method,
+            `${endpoint.baseUrl}${path}`,
+            { authorization: `Bearer ${endpoint.apiKey}`, accept: 'application/json', ...headers },
+            payload,
+            options.signal,
+          );
+        } catch (err) {
+          if (options.signal.aborted) throw err;
+          throw new UpstreamFailure(`connection failed: ${describe(err)}`, 'network', true, { provider: this.id });
+        }
+        if (response.status < 200 || response.status >= 300) throw await this.httpFailure(response, endpoint);
+        const text = await readText(response.body, maxBytes + 1);
+        this.breaker.onSuccess();
+        this.updateCircuitGauge();
+        this.metrics.providerRequests.inc({ provider: this.id, outcome: 'success' });
+        const truncated = Buffer.byteLength(text) > maxBytes;
+        return { status: response.status, text: truncated ? text.slice(0, maxBytes) : text, truncated };
+      } catch (err) {
+        // A dropped connection may have delivered the request: an upload is not sent twice.
+        const mayHaveTakenEffect = options.retry === false && err instanceof UpstreamFailure && err.kind === 'network';
+        const next = await this.afterFailure(err, attempt, options, mayHaveTakenEffect);
+        this.updateCircuitGauge();
+        if (next !== RETRY) throw next;
+      }
+    }
+  }
+
+  /** Uploads one file to the provider's Files API. */
+  async uploadFile(
+    file: { filename: string; bytes: Buffer; purpose: string },
+    options: LlmCallOptions,
+  ): Promise<ProviderFile> {
+    const res = await this.apiRequest(
+      'POST',
+      '/files',
+      { multipart: { fields: { purpose: file.purpose }, file: { filename: file.filename, bytes: file.bytes } } },
+      { ...options, retry: false },
+    );
+    return toProviderFile(parseJsonObject(res.text, this.id));
+  }
+
+  /** The files the account holds, newest first as the provider lists them. */
+  async listFiles(options: LlmCallOptions): Promise<ProviderFile[]> {
+    const res = await this.apiRequest('GET', '/files', undefined, options);
+    const data = parseJsonObject(res.text, this.id).data;
+    return Array.isArray(data) ? data.map((f) => toProviderFile(f as Record<string, unknown>)) : [];
+  }
+
+  /** The file's metadata, or undefined when the provider no longer has it. */
+  async retrieveFile(id: string, options: LlmCallOptions): Promise<ProviderFile | undefined> {
+    try {
+      const res = await this.apiRequest('GET', `/files/${encodeURIComponent(id)}`, undefined, options);
+      return toProviderFile(parseJsonObject(res.text, this.id));
+    } catch (err) {
+      if (err instanceof ProviderError && err.details.status === 404) return undefined;
+      throw err;
+    }
+  }
+
+  async deleteFile(id: string, options: LlmCallOptions): Promise<boolean> {
+    const res = await this.apiRequest('DELETE', `/files/${encodeURIComponent(id)}`, undefined, options);
+    return parseJsonObject(res.text, this.id).deleted === true;
+  }
+
+  /** A file's content as text (for Kimi, the text it extracted), at most `maxBytes`. */
+  async fileContent(
+    id: string,
+    options: LlmCallOptions & { maxBytes: number },
+  ): Promise<{ text: string; truncated: boolean }> {
+    const res = await this.apiRequest('GET', `/files/${encodeURIComponent(id)}/content`, undefined, options);
+    return { text: this.fileText(res.text), truncated: res.truncated };
+  }
+
+  /** The content endpoint's body as text; Kimi wraps the extracted text in JSON. */
+  protected fileText(body: string): string {
     return body;
   }
 
@@ -390,7 +539,7 @@ export abstract class OpenAiCompatibleLlmProvider extends LlmProvider {
     void exchange;
   }
 
-  private async httpFailure(response: TransportResponse, endpoint: ProviderEndpoint): Promise<UpstreamFailure> {
+  protected async httpFailure(response: TransportResponse, endpoint: ProviderEndpoint): Promise<UpstreamFailure> {
     const text = await readText(response.body, MAX_ERROR_BODY).catch(() => '');
     let body: unknown;
     try {
@@ -482,6 +631,73 @@ export abstract class OpenAiCompatibleLlmProvider extends LlmProvider {
 
 /** Returned by afterFailure to mean "the wait is over, try again". */
 const RETRY = new Error('retry');
+const MAX_API_BODY = 4 * 1024 * 1024;
+
+/** A multipart/form-data body: text fields and one file. */
+export interface MultipartBody {
+  fields: Record<string, string>;
+  file: { filename: string; bytes: Buffer };
+}
+
+/** A file as the providers' Files APIs describe it. */
+export interface ProviderFile {
+  id: string;
+  filename: string;
+  bytes: number;
+  createdAt: number;
+  purpose: string;
+  status?: string;
+}
+
+function encodeBody(body: { json: unknown } | { multipart: MultipartBody } | undefined): {
+  headers: Record<string, string>;
+  payload: string | Buffer | undefined;
+} {
+  if (body === undefined) return { headers: {}, payload: undefined };
+  if ('json' in body) return { headers: { 'content-type': 'application/json' }, payload: JSON.stringify(body.json) };
+  const boundary = `exai-${randomUUID()}`;
+  const quoted = (v: string) => v.replace(/["\r\n\\]/g, '_');
+  const parts: Buffer[] = [];
+  for (const [name, value] of Object.entries(body.multipart.fields)) {
+    parts.push(
+      Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="${quoted(name)}"\r\n\r\n${value}\r\n`),
+    );
+  }
+  const { filename, bytes } = body.multipart.file;
+  parts.push(
+    Buffer.from(
+      `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="${quoted(filename)}"\r\nContent-Type: application/octet-stream\r\n\r\n`,
+    ),
+    bytes,
+    Buffer.from(`\r\n--${boundary}--\r\n`),
+  );
+  return { headers: { 'content-type': `multipart/form-data; boundary=${boundary}` }, payload: Buffer.concat(parts) };
+}
+
+function parseJsonObject(text: string, provider: string): Record<string, unknown> {
+  try {
+    const value = JSON.parse(text) as unknown;
+    if (value && typeof value === 'object' && !Array.isArray(value)) return value as Record<string, unknown>;
+  } catch {
+    // reported below
+  }
+  throw new ProviderError(`${provider}: the response is not a JSON object`, { provider, status: 200 });
+}
+
+function str(value: unknown): string {
+  return typeof value === 'string' || typeof value === 'number' ? String(value) : '';
+}
+
+function toProviderFile(raw: Record<string, unknown>): ProviderFile {
+  return {
+    id: str(raw.id),
+    filename: str(raw.filename),
+    bytes: typeof raw.bytes === 'number' ? raw.bytes : 0,
+    createdAt: typeof raw.created_at === 'number' ? raw.created_at : 0,
+    purpose: str(raw.purpose),
+    ...(typeof raw.status === 'string' ? { status: raw.status } : {}),
+  };
+}
 
 interface RawUsage {
   prompt_tokens?: number;

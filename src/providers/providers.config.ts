@@ -2,6 +2,9 @@ import { registerAs } from '@nestjs/config';
 import { IsIn, IsInt, IsOptional, IsString, IsUrl, Min } from 'class-validator';
 import { EnvInt, EnvList } from '../config/env.transforms';
 import { parseEnv } from '../config/validate-config';
+import { GLM_MODEL_SPECS } from './glm/glm.models';
+import { KIMI_MODEL_SPECS } from './kimi/kimi.models';
+import { configuredModels } from './model-catalogue';
 
 const URL_OPTIONS = { require_tld: false, require_protocol: true, protocols: ['http', 'https'] };
 
@@ -58,19 +61,14 @@ export class ProvidersEnv {
   @EnvInt() @IsOptional() @IsInt() @Min(1) SIM_GLM_CAPACITY?: number;
   @EnvInt() @IsOptional() @IsInt() @Min(1) SIM_KIMI_CAPACITY?: number;
 
+  /** Plain ids replace the catalogue (restrict); `+id` entries add to it (extend). Empty = the catalogue. */
   @EnvList()
   @IsString({ each: true })
-  GLM_MODELS: string[] = ['glm-4.6', 'glm-4.5', 'glm-4.5-air', 'glm-4.5-flash', 'glm-4.7'];
+  GLM_MODELS: string[] = [];
 
   @EnvList()
   @IsString({ each: true })
-  KIMI_MODELS: string[] = [
-    'kimi-k2-0905-preview',
-    'kimi-k2-turbo-preview',
-    'kimi-k2-thinking',
-    'kimi-k2-thinking-turbo',
-    'moonshot-v1-128k',
-  ];
+  KIMI_MODELS: string[] = [];
 }
 
 /** `real` mode needs at least one key; checked with the rest of the config at boot. */
@@ -126,7 +124,10 @@ export function toProvidersConfig(env: ProvidersEnv): ProvidersConfig {
     glm: {
       apiKey: env.GLM_API_KEY ?? env.ZHIPUAI_API_KEY,
       baseUrl: env.GLM_API_URL,
-      models: env.GLM_MODELS,
+      models: configuredModels(
+        env.GLM_MODELS,
+        GLM_MODEL_SPECS.map((m) => m.id),
+      ),
       timeouts: {
         base: env.GLM_TIMEOUT_SECS,
         webSearch: env.GLM_WEB_SEARCH_TIMEOUT_SECS,
@@ -137,7 +138,10 @@ export function toProvidersConfig(env: ProvidersEnv): ProvidersConfig {
     kimi: {
       apiKey: env.KIMI_API_KEY ?? env.MOONSHOT_API_KEY,
       baseUrl: env.KIMI_API_URL,
-      models: env.KIMI_MODELS,
+      models: configuredModels(
+        env.KIMI_MODELS,
+        KIMI_MODEL_SPECS.map((m) => m.id),
+      ),
       timeouts: {
         base: env.KIMI_TIMEOUT_SECS,
         webSearch: env.KIMI_WEB_SEARCH_TIMEOUT_SECS,

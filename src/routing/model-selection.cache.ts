@@ -35,6 +35,11 @@ export class ModelSelectionCache {
     return this.entries.deleteWhere((_k, v) => v.provider === provider);
   }
 
+  /** Forgets every decision (provider_capabilities invalidate_cache); returns how many. */
+  clear(): number {
+    return this.entries.deleteWhere(() => true);
+  }
+
   get size(): number {
     return this.entries.size;
   }

@@ -1,7 +1,14 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { ConfigType } from '@nestjs/config';
 import { forLog } from '../common/log-text';
-import type { LlmCitation, LlmMessage, LlmProvider } from '../providers/llm-provider';
+import type {
+  LlmCitation,
+  LlmMessage,
+  LlmModelInfo,
+  LlmProvider,
+  LlmRequest,
+  LlmResult,
+} from '../providers/llm-provider';
 import { LlmProviderRegistry } from '../providers/llm-provider-registry.service';
 import { isThinkingCall } from '../providers/provider-timeouts';
 import { routingConfig } from '../routing/routing.config';
@@ -25,6 +32,10 @@ export interface ModelRoute extends LlmCallPlan {
 
 export interface LlmCallInput {
   prompt: string;
+  /** Text sent after the prompt this turn (embedded files); the thread keeps only a note naming the files. */
+  attachment?: { text: string; files: string[] };
+  /** data: or http(s) URLs, for vision models. */
+  images?: string[];
   systemPrompt?: string;
   temperature?: number;
   continuationId?: string;
@@ -45,9 +56,17 @@ export class LlmCallService {
 
   /** The provider serving `model`. @throws UnknownModelError listing the available models. */
   providerFor(model: string): LlmProvider {
-    const provider = this.providers.all().find((p) => p.serves(model));
-    if (!provider) throw new UnknownModelError(forLog(model), this.availableModels());
-    return provider;
+    return this.resolveModel(model).provider;
+  }
+
+  /**
+   * The canonical model a name means (any case, or an alias) and its provider.
+   * @throws UnknownModelError listing the available models.
+   */
+  resolveModel(model: string): { provider: LlmProvider; model: LlmModelInfo } {
+    const found = this.providers.resolveModel(model);
+    if (!found) throw new UnknownModelError(forLog(model), this.availableModels());
+    return found;
   }
 
   availableModels(): string[] {
@@ -73,6 +92,8 @@ export class LlmCallService {
       sessionId: string;
       /** False when the tool minted the continuation_id itself (workflow threads): no turn may exist yet. */
       threadMustExist?: boolean;
+      /** The call carries images: it needs a vision model. */
+      vision?: boolean;
     },
   ): PreparedCall {
     // Checked even when the model is explicit: another session's thread must
@@ -94,19 +115,26 @@ export class LlmCallService {
    * @throws UnknownModelError when no provider serves an explicit model.
    * @throws InvalidArgumentsError when the prompt cannot fit the model's context window.
    */
-  route(tool: string, requested: unknown, options: { deep: boolean; web: boolean; promptChars: number }): ModelRoute {
+  route(
+    tool: string,
+    requested: unknown,
+    options: { deep: boolean; web: boolean; promptChars: number; vision?: boolean },
+  ): ModelRoute {
     let model: string;
     let thinking: boolean;
     const promptTokens = estimateTokens(options.promptChars);
     if (isExplicitModel(requested)) {
-      model = requested;
+      // Aliases and other spellings become the canonical id here, before the
+      // limit, the result-cache key and the metrics see the call.
+      model = this.resolveModel(requested).model.id;
       thinking = isThinkingCall(model, options.deep);
     } else {
       const long = promptTokens > this.routingSettings.glmContextTokens;
       const route = this.routing.resolve({ tool, deep: options.deep, web: options.web, long });
-      model = route.model;
+      model = this.resolveModel(route.model).model.id;
       thinking = route.thinking || isThinkingCall(model, options.deep);
     }
+    if (options.vision) model = this.visionModel(model, isExplicitModel(requested));
     const provider = this.providerFor(model);
     this.checkContext(provider.id, model, promptTokens);
     const timeoutSecs = provider.timeoutSecs(model, { web: options.web, thinking });
@@ -116,18 +144,23 @@ export class LlmCallService {
   /**
    * A prompt that cannot fit the model is refused here, before it takes a
    * permit and is sent upstream only to fail. Windows come from the model
-   * name when it states one (`moonshot-v1-32k`), else from the provider's
-   * configured window; providers added by extensions are not checked.
+   * catalogue, else from the model name when it states one
+   * (`moonshot-v1-32k`), else from the provider's configured window;
+   * providers added by extensions are not checked.
    */
   private checkContext(providerId: string, model: string, promptTokens: number): void {
+    const known = this.resolveModel(model).model;
     const named = /-(\d+)k$/i.exec(model);
-    const window = named
-      ? Number(named[1]) * 1024
-      : providerId === 'GLM'
-        ? this.routingSettings.glmContextTokens
-        : providerId === 'KIMI'
-          ? this.routingSettings.kimiContextTokens
-          : undefined;
+    const window =
+      known.contextWindow !== undefined && !known.estimated
+        ? known.contextWindow
+        : named
+          ? Number(named[1]) * 1024
+          : providerId === 'GLM'
+            ? this.routingSettings.glmContextTokens
+            : providerId === 'KIMI'
+              ? this.routingSettings.kimiContextTokens
+              : undefined;
     if (window === undefined || promptTokens <= window) return;
     throw new InvalidArgumentsError(
       `Prompt too long for ${model}: about ${promptTokens} tokens (conversation included) against a context window of ${window}`,
@@ -135,27 +168,72 @@ export class LlmCallService {
     );
   }
 
+  /**
+   * A call with images needs a vision model: an explicit model without vision
+   * is refused, a routed one is swapped for a vision model of the same provider
+   * (or of any provider when it has none).
+   * @throws InvalidArgumentsError naming the vision models.
+   */
+  private visionModel(model: string, explicit: boolean): string {
+    const { provider, model: info } = this.resolveModel(model);
+    if (info.vision) return model;
+    const vision = this.providers
+      .catalogue()
+      .filter((e) => e.model.vision && this.providers.get(e.provider)?.isAvailable());
+    const names = vision.map((e) => e.model.id);
+    if (explicit || vision.length === 0) {
+      throw new InvalidArgumentsError(
+        `${model} does not accept images. ${names.length > 0 ? `Models with vision: ${names.join(', ')}` : 'No available model has vision'}`,
+        { model, vision_models: names },
+      );
+    }
+    return (vision.find((e) => e.provider === provider.id) ?? vision[0]).model.id;
+  }
+
   async run(plan: LlmCallPlan, input: LlmCallInput, ctx: ToolContext): Promise<ToolResult> {
     // prepare() already refused a caller's unknown id; here a thread may be
     // new (minted by a workflow) or evicted since, never another session's.
     const history = this.threads.historyOrNew(input.continuationId, ctx.sessionId);
-    const user: LlmMessage = { role: 'user', content: input.prompt };
+    const user: LlmMessage = {
+      role: 'user',
+      content: input.attachment
+        ? `${input.prompt}\n\n[files embedded: ${input.attachment.files.join(', ')}]`
+        : input.prompt,
+    };
+    const sent: LlmMessage = {
+      role: 'user',
+      content: input.attachment ? `${input.prompt}\n\n${input.attachment.text}` : input.prompt,
+      ...(input.images && input.images.length > 0 ? { images: input.images } : {}),
+    };
     const messages: LlmMessage[] = [
       ...(input.systemPrompt ? [{ role: 'system' as const, content: input.systemPrompt }] : []),
       ...history,
-      user,
+      sent,
     ];
+    const { result, metadata } = await this.complete(plan, messages, { temperature: input.temperature }, ctx);
+    // Images and file contents are not kept in the thread, only named: keeping
+    // megabytes per turn would fill the thread store's byte budget with copies.
+    metadata.continuation_id = this.threads.append(input.continuationId, ctx.sessionId, user, {
+      role: 'assistant',
+      content: result.content,
+    });
+    return { content: result.content, contentType: 'text', metadata };
+  }
+
+  /** One completion over `messages`, with the metadata every LLM tool reports. */
+  async complete(
+    plan: LlmCallPlan,
+    messages: LlmMessage[],
+    extra: Pick<LlmRequest, 'temperature' | 'tools' | 'toolChoice' | 'maxTokens'>,
+    ctx: ToolContext,
+  ): Promise<{ result: LlmResult; metadata: Record<string, unknown> }> {
     ctx.progress(
       `${plan.provider.id} ${plan.model}${plan.thinking ? ' (thinking)' : ''}${plan.web ? ' with web search' : ''}`,
     );
     const result = await plan.provider.complete(
-      { model: plan.model, messages, webSearch: plan.web, thinking: plan.thinking, temperature: input.temperature },
+      { model: plan.model, messages, webSearch: plan.web, thinking: plan.thinking, ...extra },
       { signal: ctx.signal, deadline: ctx.deadline, onProgress: (m) => ctx.progress(m) },
     );
-    const continuationId = this.threads.append(input.continuationId, ctx.sessionId, user, {
-      role: 'assistant',
-      content: result.content,
-    });
     const metadata: Record<string, unknown> = {
       provider: plan.provider.id,
       model: result.model,
@@ -168,16 +246,16 @@ export class LlmCallService {
       finish_reason: result.finishReason,
       attempts: result.attempts,
       thinking: plan.thinking,
-      continuation_id: continuationId,
     };
     if (result.reasoning) metadata.reasoning = result.reasoning;
+    if (result.toolCalls) metadata.tool_calls = result.toolCalls;
     if (result.webSearch) {
       metadata.web_search = {
         searches: result.webSearch.searches,
         citations: result.webSearch.citations.map(citation),
       };
     }
-    return { content: result.content, contentType: 'text', metadata };
+    return { result, metadata };
   }
 }
 

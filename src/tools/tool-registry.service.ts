@@ -1,6 +1,7 @@
 import { Injectable, Logger, OnModuleInit } from '@nestjs/common';
 import { DiscoveryService } from '@nestjs/core';
 import Ajv, { ErrorObject, ValidateFunction } from 'ajv';
+import { LlmProviderRegistry } from '../providers/llm-provider-registry.service';
 import { ExaiTool } from './exai-tool.decorator';
 import type { ExaiToolHandler, ExaiToolOptions, PrepareContext, PreparedCall } from './tool.types';
 import { InvalidArgumentsError, InvalidToolDefinitionError, ToolNotFoundError } from './tools.errors';
@@ -26,6 +27,15 @@ export interface ToolListing {
   inputSchema: Record<string, unknown>;
 }
 
+/** The tool's schema with its `model` property's description ending in the available models. */
+function withModelChoices(schema: Record<string, unknown>, choices: string): Record<string, unknown> {
+  const properties = schema.properties as Record<string, Record<string, unknown>> | undefined;
+  const model = properties?.model;
+  if (!model || typeof model !== 'object') return schema;
+  const own = typeof model.description === 'string' ? `${model.description} ` : '';
+  return { ...schema, properties: { ...properties, model: { ...model, description: `${own}Models: ${choices}` } } };
+}
+
 // The old shim appends a transport suffix to every tool name.
 const NAME_SUFFIX = /[_-]EXAI[_-]WS$/;
 
@@ -35,7 +45,10 @@ export class ToolRegistryService implements OnModuleInit {
   private readonly tools = new Map<string, RegisteredTool>();
   private readonly ajv = new Ajv({ allErrors: true, strict: false, useDefaults: true, coerceTypes: false });
 
-  constructor(private readonly discovery: DiscoveryService) {}
+  constructor(
+    private readonly discovery: DiscoveryService,
+    private readonly providers: LlmProviderRegistry,
+  ) {}
 
   onModuleInit(): void {
     for (const wrapper of this.discovery.getProviders({ metadataKey: ExaiTool.KEY })) {
@@ -100,12 +113,29 @@ export class ToolRegistryService implements OnModuleInit {
     return tool.handler.prepare ? tool.handler.prepare(args, ctx) : { args };
   }
 
+  /**
+   * The tools as `list_tools` shows them. Every `model` property is described
+   * here, from the providers' live catalogue, so each tool (an extension's too)
+   * lists the models a caller may name without repeating the catalogue.
+   */
   list(): ToolListing[] {
+    const models = this.modelChoices();
     return [...this.tools.values()].map((t) => ({
       name: t.name,
       description: t.options.description,
-      inputSchema: t.options.inputSchema,
+      inputSchema: withModelChoices(t.options.inputSchema, models),
     }));
+  }
+
+  private modelChoices(): string {
+    const entries = this.providers.catalogue();
+    const ids = entries.map((e) => e.model.id);
+    const aliases = entries.flatMap((e) => (e.model.aliases ?? []).map((a) => `${a} → ${e.model.id}`));
+    return (
+      `"auto" (the gateway picks) or one of: ${ids.join(', ')}.` +
+      (aliases.length > 0 ? ` Aliases: ${aliases.join(', ')}.` : '') +
+      ' Names match case-insensitively.'
+    );
   }
 
   get size(): number {

@@ -1,8 +1,9 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { ConfigType } from '@nestjs/config';
 import { MetricsService } from '../../metrics/metrics.service';
-import type { LlmRequest } from '../llm-provider';
+import type { LlmCallOptions, LlmRequest } from '../llm-provider';
 import { Exchange, OpenAiCompatibleLlmProvider, ParsedError } from '../openai-compatible.provider';
+import { GLM_MODEL_SPECS } from './glm.models';
 import { ProviderEndpointsService } from '../provider-endpoints.service';
 import { providersConfig } from '../providers.config';
 import { UpstreamFailure } from '../providers.errors';
@@ -20,11 +21,11 @@ export class GlmLlmProvider extends OpenAiCompatibleLlmProvider {
     endpoints: ProviderEndpointsService,
     metrics: MetricsService,
   ) {
-    super(config, config.glm, endpoints, metrics, GlmLlmProvider.name);
+    super(config, config.glm, endpoints, metrics, GlmLlmProvider.name, GLM_MODEL_SPECS);
   }
 
   /** Thinking exists on the GLM-4.5 series and later only (docs/providers.md §2.2). */
-  override supportsThinking(model: string): boolean {
+  protected override thinksByName(model: string): boolean {
     return /^glm-(4\.[5-9]|[5-9])/i.test(model);
   }
 
@@ -34,17 +35,32 @@ export class GlmLlmProvider extends OpenAiCompatibleLlmProvider {
   }
 
   protected buildBody(request: LlmRequest, stream: boolean): Record<string, unknown> {
-    const body: Record<string, unknown> = { model: request.model, messages: request.messages, stream };
+    const body: Record<string, unknown> = {
+      model: request.model,
+      messages: this.wireMessages(request.messages),
+      stream,
+    };
     if (stream) body.stream_options = { include_usage: true };
     if (request.temperature !== undefined) body.temperature = Math.min(1, Math.max(0, request.temperature));
     if (request.maxTokens !== undefined) body.max_tokens = request.maxTokens;
     if (this.supportsThinking(request.model)) body.thinking = { type: request.thinking ? 'enabled' : 'disabled' };
-    if (request.webSearch) {
-      body.tools = [
-        { type: 'web_search', web_search: { enable: true, search_engine: 'search_pro_jina', search_result: true } },
-      ];
+    const search = request.webSearch
+      ? { type: 'web_search', web_search: { enable: true, search_engine: 'search_pro_jina', search_result: true } }
+      : undefined;
+    return { ...body, ...this.toolFields(request, search) };
+  }
+
+  /**
+   * GLM's standalone search API (`POST /web_search`): search results without a
+   * chat completion. The body is returned as GLM sent it ({raw_text} if not JSON).
+   */
+  async webSearch(params: Record<string, unknown>, options: LlmCallOptions): Promise<Record<string, unknown>> {
+    const res = await this.apiRequest('POST', '/web_search', { json: params }, options);
+    try {
+      return JSON.parse(res.text) as Record<string, unknown>;
+    } catch {
+      return { raw_text: res.text };
     }
-    return body;
   }
 
   protected parseError(status: number, body: unknown): ParsedError {

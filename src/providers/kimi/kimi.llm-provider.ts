@@ -3,6 +3,7 @@ import type { ConfigType } from '@nestjs/config';
 import { MetricsService } from '../../metrics/metrics.service';
 import type { LlmMessage, LlmRequest } from '../llm-provider';
 import { Exchange, OpenAiCompatibleLlmProvider, ParsedError } from '../openai-compatible.provider';
+import { KIMI_MODEL_SPECS } from './kimi.models';
 import { ProviderEndpointsService } from '../provider-endpoints.service';
 import { providersConfig } from '../providers.config';
 import { UpstreamFailure } from '../providers.errors';
@@ -22,12 +23,12 @@ export class KimiLlmProvider extends OpenAiCompatibleLlmProvider {
     endpoints: ProviderEndpointsService,
     metrics: MetricsService,
   ) {
-    super(config, config.kimi, endpoints, metrics, KimiLlmProvider.name);
+    super(config, config.kimi, endpoints, metrics, KimiLlmProvider.name, KIMI_MODEL_SPECS);
   }
 
   /** The `$web_search` loop is only reliable without streaming (docs/providers.md §3.4). */
   protected override streams(request: LlmRequest): boolean {
-    return !request.webSearch;
+    return !request.webSearch && !asksForSearch(request);
   }
 
   /** Moonshot chat-completions fields beyond the common ones (Moonshot API reference, "Chat Completion"). */
@@ -36,13 +37,31 @@ export class KimiLlmProvider extends OpenAiCompatibleLlmProvider {
   }
 
   protected buildBody(request: LlmRequest, stream: boolean): Record<string, unknown> {
-    const body: Record<string, unknown> = { model: request.model, messages: request.messages, stream };
+    const body: Record<string, unknown> = {
+      model: request.model,
+      messages: this.wireMessages(request.messages),
+      stream,
+    };
     if (stream) body.stream_options = { include_usage: true };
     // Thinking models want temperature 1.0 (docs/providers.md §3.2).
     const temperature = this.supportsThinking(request.model) ? 1.0 : request.temperature;
     if (temperature !== undefined) body.temperature = Math.min(1, Math.max(0, temperature));
     if (request.maxTokens !== undefined) body.max_tokens = request.maxTokens;
-    if (request.webSearch) body.tools = [{ type: 'builtin_function', function: { name: WEB_SEARCH } }];
+    const search =
+      request.webSearch && !asksForSearch(request)
+        ? { type: 'builtin_function', function: { name: WEB_SEARCH } }
+        : undefined;
+    return { ...body, ...this.toolFields(request, search) };
+  }
+
+  /** Moonshot's content endpoint answers JSON whose `content` is the extracted text. */
+  protected override fileText(body: string): string {
+    try {
+      const parsed = JSON.parse(body) as { content?: unknown };
+      if (typeof parsed.content === 'string') return parsed.content;
+    } catch {
+      // plain text: used as it is
+    }
     return body;
   }
 
@@ -68,7 +87,11 @@ export class KimiLlmProvider extends OpenAiCompatibleLlmProvider {
     for (let round = 0; ; round++) {
       const exchange = await send({ ...request, messages });
       const searchCalls = exchange.toolCalls.filter((c) => c.function.name === WEB_SEARCH);
-      if (exchange.finishReason !== 'tool_calls' || searchCalls.length === 0) return { ...exchange, searches };
+      // A call to one of the caller's own functions goes back to the caller, who runs it.
+      const callerCalls = exchange.toolCalls.length - searchCalls.length;
+      if (exchange.finishReason !== 'tool_calls' || searchCalls.length === 0 || callerCalls > 0) {
+        return { ...exchange, searches };
+      }
       if (round >= MAX_SEARCH_ROUNDS) {
         throw new UpstreamFailure(`model kept searching after ${MAX_SEARCH_ROUNDS} rounds`, 'protocol', false, {
           provider: this.id,
@@ -88,6 +111,13 @@ export class KimiLlmProvider extends OpenAiCompatibleLlmProvider {
       }
     }
   }
+}
+
+/** The caller listed `$web_search` among its own tools. */
+function asksForSearch(request: LlmRequest): boolean {
+  return (request.tools ?? []).some(
+    (t) => ((t as { function?: { name?: unknown } } | null)?.function?.name ?? '') === WEB_SEARCH,
+  );
 }
 
 /** The documented echo: the arguments re-serialised as JSON, i.e. json.dumps(json.loads(arguments)). */

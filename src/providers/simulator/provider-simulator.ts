@@ -17,6 +17,7 @@ import {
   unknownRoute,
 } from './simulator.errors';
 import { readBody, SimExchange, writeError, writeJson } from './simulator.exchange';
+import { fileObject, MultipartForm, parseMultipart, SIM_FILE_LIMITS, SimFileStore } from './simulator.files';
 import { SimRateLimiter } from './simulator.limits';
 import { SIM_CAPACITY_PATH, SimCapacity } from './simulator.capacity';
 import { SIM_MODEL_CREATED, SIM_MODEL_OWNERS, SIM_MODELS } from './simulator.models';
@@ -72,7 +73,8 @@ const PREFIXES: Array<[string, SimProvider]> = [
 
 /** Frames a `[[sim:drop]]` stream delivers before the cut. */
 const DROP_AFTER_FRAMES = 2;
-const MAX_BODY_CHARS = 64 * 1024 * 1024;
+/** Above the providers' 100 MB file limit plus multipart framing; bigger bodies are refused unread. */
+const MAX_BODY_BYTES = 101 * 1024 * 1024;
 const BODY_NOT_JSON = Symbol('body-not-json');
 
 /** What the responder decided to send for one valid chat request. */
@@ -104,6 +106,8 @@ export class ProviderSimulator {
   private readonly scripts: Record<SimProvider, ScriptedResponse[]> = { glm: [], kimi: [] };
   private readonly attempts = new Map<string, number>();
   private readonly issuedSearches = new Map<string, string>();
+  /** Files uploaded to each provider's Files API. */
+  readonly files: SimFileStore;
   private open = 0;
   private aborted = 0;
   private billed = 0;
@@ -129,6 +133,7 @@ export class ProviderSimulator {
     });
     this.limiter = new SimRateLimiter(options.limits ?? {}, this.clock);
     this.capacity = new SimCapacity(options.capacity);
+    this.files = new SimFileStore({ ...SIM_FILE_LIMITS, ...options.fileLimits });
   }
 
   /** Listens on `host:port` (default an ephemeral loopback port). */
@@ -197,13 +202,14 @@ export class ProviderSimulator {
     this.scripts[provider].push(...responses);
   }
 
-  /** Forgets requests, scripts, counters, attempt counters, issued searches and rate-limit windows. */
+  /** Forgets requests, scripts, counters, attempt counters, issued searches, files and rate-limit windows. */
   reset(): void {
     this.requests.length = 0;
     this.scripts.glm.length = 0;
     this.scripts.kimi.length = 0;
     this.attempts.clear();
     this.issuedSearches.clear();
+    this.files.clear();
     this.limiter.reset();
     this.ids.reset();
     this.aborted = 0;
@@ -235,7 +241,7 @@ export class ProviderSimulator {
     const method = req.method ?? 'GET';
     const path = (req.url ?? '/').split('?')[0].replace(/(.)\/+$/, '$1');
     if (path === SIM_CAPACITY_PATH) {
-      const admin = parseJson(await readBody(req));
+      const admin = parseJson((await readBody(req, MAX_BODY_BYTES))?.toString('utf8') ?? '');
       return this.capacity.serveAdmin(method, admin === BODY_NOT_JSON ? null : admin, res);
     }
     const prefix = PREFIXES.find(([p]) => path === p || path.startsWith(`${p}/`));
@@ -250,9 +256,11 @@ export class ProviderSimulator {
     const isChat = known?.endpoint === 'chat' && method === known.method;
     const exchange = isChat ? this.track(res) : undefined;
 
-    const text = await readBody(req);
-    if (text.length > MAX_BODY_CHARS) throw errors.invalid('request body too large');
-    const body = parseJson(text);
+    const raw = await readBody(req, MAX_BODY_BYTES);
+    if (raw === undefined) throw errors.invalid('request body too large');
+    const multipart = parseMultipart(req.headers['content-type'], raw);
+    const text = multipart ? '' : raw.toString('utf8');
+    const body = multipart ? { fields: multipart.fields, file: multipart.file?.filename } : parseJson(text);
     this.requests.push({
       provider,
       method,
@@ -262,11 +270,15 @@ export class ProviderSimulator {
       at: this.clock(),
     });
 
-    if (!known) throw errors.notFound(path);
-    if (method !== known.method) throw errors.methodNotAllowed(method).withHeaders({ Allow: known.method });
+    const files = filesRoute(path.slice(prefixPath.length));
+    if (!known && !files) throw errors.notFound(path);
+    const allowed = files ? files.methods : [known!.method];
+    if (!allowed.includes(method)) throw errors.methodNotAllowed(method).withHeaders({ Allow: allowed.join(', ') });
     const apiKey = bearer(req.headers.authorization);
     if (apiKey === undefined) throw errors.unauthorized('missing');
     if (!this.keys[provider].has(apiKey)) throw errors.unauthorized('invalid');
+    if (files) return this.serveFiles(provider, method, files.id, files.content, multipart, res);
+    if (!known) throw errors.notFound(path);
 
     switch (known.endpoint) {
       case 'models':
@@ -277,6 +289,64 @@ export class ProviderSimulator {
         if (!exchange) throw new SimulatorStateError('chat request without an exchange');
         return this.serveChat(provider, exchange, apiKey, body);
     }
+  }
+
+  /** The Files API in each provider's shape: upload, list, retrieve, delete, content. */
+  private serveFiles(
+    provider: SimProvider,
+    method: string,
+    id: string | undefined,
+    content: boolean,
+    form: MultipartForm | undefined,
+    res: ServerResponse,
+  ): void {
+    const errors = SIM_ERRORS[provider];
+    const type = this.dialects[provider].jsonContentType;
+    if (id === undefined && method === 'POST') {
+      if (!form) throw errors.invalid('the upload must be multipart/form-data');
+      if (!form.file) throw errors.missing('file');
+      if (!form.fields.purpose) throw errors.missing('purpose');
+      const id = provider === 'glm' ? `file-${this.ids.hex(24)}` : this.ids.hex(20);
+      const file = this.files.add(provider, {
+        id,
+        filename: form.file.filename,
+        purpose: form.fields.purpose,
+        bytes: form.file.bytes,
+        createdAt: this.clock(),
+      });
+      return writeJson(res, 200, fileObject(provider, file), type);
+    }
+    if (id === undefined) {
+      const data = this.files.list(provider).map((f) => fileObject(provider, f));
+      return writeJson(
+        res,
+        200,
+        provider === 'glm' ? { object: 'list', data, has_more: false } : { object: 'list', data },
+        type,
+      );
+    }
+    const file = this.files.get(provider, id);
+    if (content) {
+      if (provider === 'glm') {
+        res.writeHead(200, { 'Content-Type': 'application/octet-stream' });
+        res.end(file.bytes);
+        return;
+      }
+      // Moonshot answers the extracted text wrapped in JSON.
+      const extracted = {
+        content: file.bytes.toString('utf8'),
+        file_type: 'text/plain',
+        filename: file.filename,
+        title: '',
+        type: 'file',
+      };
+      return writeJson(res, 200, extracted, type);
+    }
+    if (method === 'DELETE') {
+      this.files.delete(provider, id);
+      return writeJson(res, 200, { id, object: 'file', deleted: true }, type);
+    }
+    return writeJson(res, 200, fileObject(provider, file), type);
   }
 
   private track(res: ServerResponse): SimExchange {
@@ -517,6 +587,8 @@ export class ProviderSimulator {
       if (d.tokens === undefined) content += ' [ref_1]';
     }
     if (grounded && d.tokens === undefined) content += ` (grounded in ${chat.searchRounds} web search)`;
+    if (chat.images > 0 && d.tokens === undefined)
+      content += ` (saw ${chat.images} image${chat.images > 1 ? 's' : ''})`;
     let finishReason = d.finish ?? 'stop';
     if (chat.contextExceeded) {
       content = '';
@@ -636,6 +708,15 @@ function stretched(lat: SimLatency, by: number): SimLatency {
     thinkingMs: lat.thinkingMs * by,
     webSearchMs: lat.webSearchMs * by,
   };
+}
+
+/** `/files`, `/files/{id}` or `/files/{id}/content`, with the methods each takes. */
+function filesRoute(rel: string): { id?: string; content: boolean; methods: string[] } | undefined {
+  if (rel === '/files') return { content: false, methods: ['GET', 'POST'] };
+  const m = /^\/files\/([^/]+)(\/content)?$/.exec(rel);
+  if (!m) return undefined;
+  const id = decodeURIComponent(m[1]);
+  return m[2] ? { id, content: true, methods: ['GET'] } : { id, content: false, methods: ['GET', 'DELETE'] };
 }
 
 function bearer(header: string | undefined): string | undefined {

@@ -53,6 +53,7 @@ export interface SimErrorDialect {
   rateLimited(kind: RateLimitKind, limit: number, retryAfterSec: number): SimHttpError;
   injected(kind: SimErrorKind, retryAfterSec: number): SimHttpError;
   directive(detail: string): SimHttpError;
+  fileNotFound(id: string): SimHttpError;
 }
 
 const glm = (status: number, code: string, message: string): SimHttpError =>
@@ -126,6 +127,7 @@ const GLM_ERRORS: SimErrorDialect = {
     }
   },
   directive: (detail) => glm(400, '1214', detail),
+  fileNotFound: (id) => glm(404, '1214', `File ${id} does not exist`),
 };
 
 const KIMI_ORG_ID = 'org-sim0000000000000000';
@@ -178,6 +180,7 @@ const KIMI_ERRORS: SimErrorDialect = {
     }
   },
   directive: (detail) => kimi(400, 'invalid_request_error', `Invalid request: ${detail}`),
+  fileNotFound: (id) => kimi(404, 'resource_not_found_error', `Not found the file ${id}`),
 };
 
 export const SIM_ERRORS: Readonly<Record<SimProvider, SimErrorDialect>> = { glm: GLM_ERRORS, kimi: KIMI_ERRORS };

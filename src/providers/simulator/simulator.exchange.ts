@@ -19,11 +19,18 @@ export function writeJson(res: ServerResponse, status: number, body: unknown, co
   res.end(JSON.stringify(body));
 }
 
-/** Reads the request body as UTF-8 text; rejects if the client goes away mid-upload. */
-export async function readBody(req: IncomingMessage): Promise<string> {
+/**
+ * Reads the request body; undefined (and the rest discarded) once it passes
+ * `limit` bytes. Rejects if the client goes away mid-upload.
+ */
+export async function readBody(req: IncomingMessage, limit: number): Promise<Buffer | undefined> {
   const chunks: Buffer[] = [];
-  for await (const chunk of req) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks).toString('utf8');
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size <= limit) chunks.push(chunk as Buffer);
+  }
+  return size > limit ? undefined : Buffer.concat(chunks);
 }
 
 /**

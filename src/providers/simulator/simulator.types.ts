@@ -35,6 +35,8 @@ export interface SimulatorOptions {
    * time through `capacity.set()` or `POST /sim/capacity`. Default unlimited.
    */
   capacity?: Partial<Record<SimProvider, number>>;
+  /** Files API account limits. Default: 1000 files, 100 MB each, 512 MB in all. */
+  fileLimits?: Partial<{ maxFiles: number; maxFileBytes: number; maxTotalBytes: number }>;
   /** Epoch-ms clock for `created` timestamps, ids and RPM windows. Default `Date.now`. */
   clock?: () => number;
 }
@@ -84,6 +86,8 @@ export interface SimModelInfo {
 /** A model-table row; `maxOutput` drives GLM's max_tokens range check. */
 export interface SimModel extends SimModelInfo {
   maxOutput: number;
+  /** Accepts image_url content parts. */
+  vision?: boolean;
 }
 
 /** A tool call as it appears on the wire (`arguments` is a JSON string). */
@@ -97,6 +101,8 @@ export interface WireToolCall {
 export interface ChatMessage {
   role: 'system' | 'user' | 'assistant' | 'tool';
   text: string;
+  /** image_url parts in the content. */
+  images: number;
   toolCalls: WireToolCall[];
   toolCallId?: string;
   reasoning?: string;

@@ -40,6 +40,8 @@ export interface ValidatedChat {
   contextExceeded: boolean;
   /** The last user message's text, directives included. */
   lastUserText: string;
+  /** Image parts across the messages (vision models only). */
+  images: number;
   /** GLM's caller-chosen `request_id`, echoed as the response id. */
   requestId?: string;
 }
@@ -73,6 +75,8 @@ export function validateChat(provider: SimProvider, body: unknown, options: Vali
   if (!model) throw errors.unknownModel(body.model);
 
   const messages = body.messages.map((m, i) => parseMessage(errors, m, i));
+  const images = messages.reduce((n, m) => n + m.images, 0);
+  if (images > 0 && !model.vision) throw errors.invalid(`model ${model.id} does not accept image input`);
   checkEmptyContent(provider, errors, messages);
   checkToolCallIds(errors, messages);
   if (provider === 'kimi' && model.thinking && options.kimiStrictThinking) checkReasoningKept(errors, messages);
@@ -118,6 +122,7 @@ export function validateChat(provider: SimProvider, body: unknown, options: Vali
     promptTokens,
     contextExceeded,
     lastUserText: lastUser?.text ?? '',
+    images,
     requestId: provider === 'glm' && typeof body.request_id === 'string' ? body.request_id : undefined,
   };
 }
@@ -130,9 +135,11 @@ function parseMessage(errors: SimErrorDialect, raw: unknown, index: number): Cha
   if (typeof role !== 'string' || !ROLES.has(role)) {
     throw errors.invalid(`messages[${index}].role must be one of system, user, assistant, tool`);
   }
+  const content = contentParts(errors, raw.content, index);
   const message: ChatMessage = {
     role: role as ChatMessage['role'],
-    text: contentText(errors, raw.content, index),
+    text: content.text,
+    images: content.images,
     toolCalls: [],
   };
   if (raw.tool_calls !== undefined && raw.tool_calls !== null) {
@@ -151,16 +158,30 @@ function parseMessage(errors: SimErrorDialect, raw: unknown, index: number): Cha
   return message;
 }
 
-/** Strings, null (assistant tool-call turns) and OpenAI content-part arrays; only text parts count. */
-function contentText(errors: SimErrorDialect, content: unknown, index: number): string {
-  if (content === undefined || content === null) return '';
-  if (typeof content === 'string') return content;
-  if (Array.isArray(content)) {
-    return content
-      .map((part) => (isRecord(part) && part.type === 'text' && typeof part.text === 'string' ? part.text : ''))
-      .join('');
+/** Strings, null (assistant tool-call turns) and OpenAI content-part arrays of text and image_url parts. */
+function contentParts(errors: SimErrorDialect, content: unknown, index: number): { text: string; images: number } {
+  if (content === undefined || content === null) return { text: '', images: 0 };
+  if (typeof content === 'string') return { text: content, images: 0 };
+  if (!Array.isArray(content)) {
+    throw errors.invalid(`messages[${index}].content must be a string or an array of content parts`);
   }
-  throw errors.invalid(`messages[${index}].content must be a string or an array of content parts`);
+  let text = '';
+  let images = 0;
+  content.forEach((part, j) => {
+    const where = `messages[${index}].content[${j}]`;
+    if (isRecord(part) && part.type === 'text' && typeof part.text === 'string') {
+      text += part.text;
+    } else if (isRecord(part) && part.type === 'image_url') {
+      const url = isRecord(part.image_url) ? part.image_url.url : undefined;
+      if (typeof url !== 'string' || !/^(data:image\/[a-z0-9.+-]+;base64,|https?:\/\/)/i.test(url)) {
+        throw errors.invalid(`${where}.image_url.url must be an http(s) URL or a base64 data:image URL`);
+      }
+      images += 1;
+    } else {
+      throw errors.invalid(`${where} must be a text or image_url part`);
+    }
+  });
+  return { text, images };
 }
 
 function parseToolCall(errors: SimErrorDialect, raw: unknown, where: string): WireToolCall {

@@ -1,12 +1,13 @@
 import { Injectable } from '@nestjs/common';
 import { humanDuration, readPackageInfo } from '../../common/package-info';
 import { ExaiTool } from '../exai-tool.decorator';
+import { SCHEMA } from '../tool-schema';
 import type { ExaiToolHandler, ToolResult } from '../tool.types';
 
 @ExaiTool({
   name: 'version',
   description: 'Daemon name, version, Node.js version and uptime.',
-  inputSchema: { type: 'object', properties: {}, additionalProperties: false },
+  inputSchema: { type: 'object', properties: { model: SCHEMA.ignoredModel }, additionalProperties: false },
   cacheable: false,
   timeoutSecs: 10,
 })

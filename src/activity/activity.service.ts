@@ -1,0 +1,89 @@
+import { Inject, Injectable } from '@nestjs/common';
+import type { ConfigType } from '@nestjs/config';
+import { activityConfig } from './activity.config';
+
+/** One finished call, as the activity tools show it. */
+export interface ActivityEvent {
+  at: string;
+  session_id: string;
+  request_id: string;
+  tool: string;
+  provider?: string;
+  model?: string;
+  outcome: string;
+  admitted: boolean;
+  duration_ms: number;
+}
+
+export interface ActivityQuery {
+  /** The caller's session: with scope `session` only its events are returned. */
+  sessionId: string;
+  limit: number;
+  filter?: RegExp;
+  since?: number;
+  until?: number;
+}
+
+/**
+ * The recent-calls ring behind `activity`, `health` and `status`: in memory,
+ * bounded by event count and by bytes, oldest dropped first. It replaces the
+ * old daemon's log-file tails, so it works the same in a container with no
+ * writable disk.
+ */
+@Injectable()
+export class ActivityService {
+  private readonly events: Array<{ event: ActivityEvent; line: string; at: number }> = [];
+  private bytes = 0;
+
+  constructor(@Inject(activityConfig.KEY) private readonly config: ConfigType<typeof activityConfig>) {}
+
+  record(event: Omit<ActivityEvent, 'at'>, now = Date.now()): void {
+    const full: ActivityEvent = { at: new Date(now).toISOString(), ...event };
+    const line = formatLine(full);
+    this.events.push({ event: full, line, at: now });
+    this.bytes += Buffer.byteLength(line);
+    while (
+      this.events.length > this.config.maxEvents ||
+      (this.bytes > this.config.maxBytes && this.events.length > 1)
+    ) {
+      this.bytes -= Buffer.byteLength(this.events.shift()!.line);
+    }
+  }
+
+  /** The newest `limit` matching events, oldest first, with their one-line form. */
+  recent(query: ActivityQuery): Array<{ event: ActivityEvent; line: string }> {
+    const out: Array<{ event: ActivityEvent; line: string }> = [];
+    for (let i = this.events.length - 1; i >= 0 && out.length < query.limit; i--) {
+      const e = this.events[i];
+      if (this.config.scope === 'session' && e.event.session_id !== query.sessionId) continue;
+      if (query.since !== undefined && e.at < query.since) continue;
+      if (query.until !== undefined && e.at > query.until) continue;
+      if (query.filter && !query.filter.test(e.line)) continue;
+      out.push({ event: e.event, line: e.line });
+    }
+    return out.reverse();
+  }
+
+  get scope(): 'session' | 'global' {
+    return this.config.scope;
+  }
+
+  get size(): { events: number; bytes: number } {
+    return { events: this.events.length, bytes: this.bytes };
+  }
+}
+
+function formatLine(e: ActivityEvent): string {
+  const parts = [
+    e.at,
+    `tool=${e.tool}`,
+    `outcome=${e.outcome}`,
+    e.provider ? `provider=${e.provider}` : '',
+    e.model ? `model=${e.model}` : '',
+    `duration_ms=${e.duration_ms}`,
+    `admitted=${e.admitted}`,
+    `request_id=${e.request_id}`,
+    `session=${e.session_id}`,
+  ];
+  return parts.filter((p) => p !== '').join(' ');
+}

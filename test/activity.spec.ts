@@ -1,0 +1,47 @@
+import { ActivityService } from '../src/activity/activity.service';
+
+const event = (i: number, session = 's1') => ({
+  session_id: session,
+  request_id: `r${i}`,
+  tool: 'chat',
+  outcome: 'success',
+  admitted: true,
+  duration_ms: i,
+});
+
+describe('ActivityService', () => {
+  const make = (maxEvents: number, maxBytes: number, scope: 'session' | 'global' = 'session') =>
+    new ActivityService({ maxEvents, maxBytes, scope });
+
+  it('keeps at most maxEvents, dropping the oldest', () => {
+    const ring = make(10, 1_000_000);
+    for (let i = 0; i < 25; i++) ring.record(event(i), 1000 + i);
+    expect(ring.size.events).toBe(10);
+    expect(ring.recent({ sessionId: 's1', limit: 100 }).map((e) => e.event.request_id)).toEqual(
+      Array.from({ length: 10 }, (_, i) => `r${15 + i}`),
+    );
+  });
+
+  it('keeps its lines within maxBytes', () => {
+    const ring = make(100_000, 4096);
+    for (let i = 0; i < 1000; i++) ring.record(event(i), 1000 + i);
+    expect(ring.size.bytes).toBeLessThanOrEqual(4096);
+    const kept = ring.recent({ sessionId: 's1', limit: 100_000 });
+    expect(kept.reduce((n, e) => n + Buffer.byteLength(e.line), 0)).toBe(ring.size.bytes);
+    expect(kept.at(-1)!.event.request_id).toBe('r999');
+  });
+
+  it('shows a session only its own events unless the scope is global, and honours since/until', () => {
+    for (const scope of ['session', 'global'] as const) {
+      const ring = make(100, 1_000_000, scope);
+      ring.record(event(1, 'a'), 1000);
+      ring.record(event(2, 'b'), 2000);
+      ring.record(event(3, 'a'), 3000);
+      const seen = ring.recent({ sessionId: 'a', limit: 10 }).map((e) => e.event.request_id);
+      expect([scope, seen]).toEqual([scope, scope === 'session' ? ['r1', 'r3'] : ['r1', 'r2', 'r3']]);
+      expect(
+        ring.recent({ sessionId: 'a', limit: 10, since: 1500, until: 3000 }).map((e) => e.event.request_id),
+      ).toEqual(scope === 'session' ? ['r3'] : ['r2', 'r3']);
+    }
+  });
+});
