@@ -152,6 +152,24 @@ describe('old EXAI argument shapes and model names', () => {
       expect(bodies[0].stream).toBe(false);
     });
 
+    it("hands a reply that calls both $web_search and the caller's function back to the caller, not into the search loop", async () => {
+      sim.script('kimi', {
+        toolCalls: [
+          { id: 'call_s', name: '$web_search', arguments: '{"search_result":{"search_id":"x"}}' },
+          { id: 'call_f', name: 'get_weather', arguments: '{"city":"Oslo"}' },
+        ],
+      });
+      const out = ok(
+        await call('kimi_chat_with_tools', {
+          messages: 'weather?',
+          tools: ['$web_search', { type: 'function', function: { name: 'get_weather' } }],
+        }),
+      );
+      expect(out.metadata).toMatchObject({ finish_reason: 'tool_calls' });
+      expect((out.metadata.tool_calls as Array<{ id: string }>).map((t) => t.id)).toEqual(['call_s', 'call_f']);
+      expect(chatBodies('kimi')).toHaveLength(1);
+    });
+
     it('refuses a tool string that is not a builtin name, naming it', async () => {
       const res = await call('kimi_chat_with_tools', { messages: 'x', tools: ['web_search'] });
       expect(errorOf(res).code).toBe('INVALID_ARGUMENTS');
