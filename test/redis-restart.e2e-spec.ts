@@ -147,6 +147,41 @@ describe('Redis mode keeps its limits: restarts, pruning, expiry, audit races, r
     }
   }, 60_000);
 
+  it('after a Redis restart with nobody else waiting, running calls take their permits back and keep running', async () => {
+    const d = await startTestDaemon(
+      daemonEnv({
+        EXAI_WS_GLOBAL_MAX_INFLIGHT: '2',
+        EXAI_WS_SESSION_MAX_INFLIGHT: '10',
+        EXAI_WS_QUEUE_TIMEOUT_SECS: '0',
+      }),
+    );
+    try {
+      const c = await TestClient.ready(d.url, { session_id: 'survivor' });
+      for (let i = 0; i < 2; i++) {
+        c.send({ op: 'call_tool', request_id: `s${i}`, name: 'test_gate', arguments: { gate: `survive${i}` } });
+        await c.next((f) => f.op === 'call_tool_ack' && f.request_id === `s${i}`);
+      }
+      await redis.stop();
+      await redis.launch();
+      await waitFor(
+        async () => (await admin.zcard('{exai}:limit:global')) === 2,
+        10_000,
+        'the running calls to be admitted again',
+      );
+      expect(await admin.zcard('{exai}:limit:session:survivor')).toBe(2);
+      // The limit holds again: a third call is refused at once.
+      c.send({ op: 'call_tool', request_id: 'third', name: 'test_echo', arguments: { text: 'third' } });
+      expect((await c.result('third')).error).toMatchObject({ code: 'OVER_CAPACITY', limit: 'global' });
+      for (let i = 0; i < 2; i++) {
+        d.probe.open(`survive${i}`);
+        expect(toolOutput(await c.result(`s${i}`)).content).toBe(`gate survive${i} opened`);
+      }
+      c.close();
+    } finally {
+      await d.close();
+    }
+  }, 30_000);
+
   it('per-session keys of a killed daemon expire from Redis instead of staying forever', async () => {
     const key = 'session:killed-daemon';
     const proc = spawn(process.execPath, [join(__dirname, 'fixtures', 'redis-holder.js'), redis.url, '1', key, '1'], {
