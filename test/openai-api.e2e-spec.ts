@@ -148,6 +148,23 @@ describe('OpenAI-compatible API (/v1) with the openai SDK', () => {
     expect(sim.requests).toHaveLength(0);
   });
 
+  it('takes an old alias in any case: retrieve names the canonical model, and the call is served by it', async () => {
+    const client = sdk(main);
+    expect(await client.models.retrieve('KIMI-K2-0711')).toMatchObject({
+      id: 'kimi-k2-0711-preview',
+      owned_by: 'kimi',
+    });
+    const res = await client.chat.completions.create({
+      model: 'Kimi-K2-0711',
+      messages: [{ role: 'user', content: 'alias' }],
+    });
+    expect(res.model).toBe('kimi-k2-0711-preview');
+    const sent = sim.requests.filter((r) => r.path.endsWith('/chat/completions'));
+    expect(sent.map((r) => [r.provider, (r.body as { model: string }).model])).toEqual([
+      ['kimi', 'kimi-k2-0711-preview'],
+    ]);
+  });
+
   it('refuses a missing or wrong token with 401 in OpenAI shape', async () => {
     const err = await sdk(main, { apiKey: 'wrong' })
       .chat.completions.create({ model: 'glm-4.6', messages: [{ role: 'user', content: 'hi' }] })

@@ -27,9 +27,14 @@ export class OpenAiModelsService {
     return [this.entry('auto', AUTO_MODEL_OWNER), ...models];
   }
 
-  /** @throws OpenAiApiError 404 for a model no provider serves. */
+  /**
+   * An alias or any spelling answers with the canonical model it means, as a
+   * chat completion with that name would be served by it.
+   * @throws OpenAiApiError 404 for a model no provider serves.
+   */
   get(id: string): OpenAiModel {
-    const found = this.list().find((m) => m.id === id);
+    const canonical = id === 'auto' ? id : (this.providers.resolveModel(id)?.model.id ?? id);
+    const found = this.list().find((m) => m.id === canonical);
     if (found) return found;
     throw toOpenAiError(
       new UnknownModelError(
