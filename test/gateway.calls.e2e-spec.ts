@@ -120,6 +120,15 @@ describe('call_tool lifecycle', () => {
     expect(details).toEqual(['/delay_ms', '/text']);
   });
 
+  it('names the allowed values when an enum argument is wrong', async () => {
+    c.send({ op: 'call_tool', request_id: 'en', name: 'chat', arguments: { prompt: 'x', thinking_mode: 'extreme' } });
+    const [res] = await c.callFrames('en');
+    expect(res.error).toMatchObject({
+      code: 'INVALID_ARGUMENTS',
+      details: [{ path: '/thinking_mode', message: 'must be one of "minimal", "low", "medium", "high", "max"' }],
+    });
+  });
+
   it('sends heartbeats and tool progress to the caller while it runs', async () => {
     c.send({ op: 'call_tool', request_id: 'hb', name: 'test_echo', arguments: { text: 'slow', delay_ms: 1300 } });
     const frames = await c.callFrames('hb');

@@ -146,6 +146,11 @@ export class ToolRegistryService implements OnModuleInit {
     if (e.keyword === 'additionalProperties') {
       return `must not have property "${String((e.params as { additionalProperty: string }).additionalProperty)}"`;
     }
+    if (e.keyword === 'enum') {
+      // A host model corrects itself only if it is told what it may send.
+      const allowed = (e.params as { allowedValues: unknown[] }).allowedValues.map((v) => JSON.stringify(v));
+      return `must be one of ${allowed.join(', ')}`;
+    }
     if (e.keyword === 'required') {
       return `must have property "${String((e.params as { missingProperty: string }).missingProperty)}"`;
     }
