@@ -1,8 +1,7 @@
-import { ChildProcess, spawn } from 'node:child_process';
-import { join } from 'node:path';
+import type { ChildProcess } from 'node:child_process';
+import { startDaemonProcess } from './support/daemon-process';
 import { TestClient } from './support/ws-client';
 
-const MAIN = join(__dirname, '..', 'dist', 'main.js');
 const TOKEN = 'tok-5ecret-never-logged';
 const GLM_KEY = 'sk-glm-5ecret-never-logged';
 const KIMI_KEY = 'sk-kimi-5ecret-never-logged';
@@ -12,23 +11,12 @@ describe('structured logs of a real daemon process', () => {
   afterEach(() => child?.kill('SIGKILL'));
 
   it('logs JSON with request and session ids per call, and never a token or API key', async () => {
-    let out = '';
-    child = spawn(process.execPath, [MAIN], {
-      env: {
-        ...process.env,
-        EXAI_WS_HOST: '127.0.0.1',
-        EXAI_WS_PORT: '0',
-        EXAI_WS_TOKEN: TOKEN,
-        GLM_API_KEY: GLM_KEY,
-        KIMI_API_KEY: KIMI_KEY,
-        LOG_LEVEL: 'debug',
-        LOG_FORMAT: 'json',
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-    const url = await waitForMatch(() => out, /listening on (ws:\/\/[^\s"]+)/, 10000);
+    const daemon = await startDaemonProcess(
+      { EXAI_WS_TOKEN: TOKEN, GLM_API_KEY: GLM_KEY, KIMI_API_KEY: KIMI_KEY, LOG_LEVEL: 'debug', LOG_FORMAT: 'json' },
+      10_000,
+    );
+    child = daemon.child;
+    const { url } = daemon;
 
     const c = await TestClient.ready(url, { token: TOKEN, session_id: 'log-session' });
     c.send({ op: 'call_tool', request_id: 'log-req-1', name: 'version' });
@@ -45,6 +33,7 @@ describe('structured logs of a real daemon process', () => {
     child.kill('SIGTERM');
     expect(await exited).toBe(0);
 
+    const out = daemon.output();
     const lines = out.split('\n').filter((l) => l.trim() !== '');
     const records = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(records.length).toBeGreaterThan(5);
@@ -80,13 +69,3 @@ describe('structured logs of a real daemon process', () => {
     expect(wiring.every((r) => r.level === 20)).toBe(true);
   });
 });
-
-async function waitForMatch(read: () => string, re: RegExp, timeoutMs: number): Promise<string> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const m = re.exec(read());
-    if (m) return m[1];
-    if (Date.now() > until) throw new Error(`no match for ${String(re)} in: ${read()}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}

@@ -1,9 +1,8 @@
-import { ChildProcess, spawn } from 'node:child_process';
-import { join } from 'node:path';
+import type { ChildProcess } from 'node:child_process';
+import { startDaemonProcess } from './support/daemon-process';
 import { TestClient } from './support/ws-client';
 import { waitFor } from './support/wait';
 
-const MAIN = join(__dirname, '..', 'dist', 'main.js');
 const TOKEN = 'refusal-log-token';
 
 describe('refusal logging of a real daemon process', () => {
@@ -11,30 +10,15 @@ describe('refusal logging of a real daemon process', () => {
   afterEach(() => child?.kill('SIGKILL'));
 
   it('logs one line for the first refused hello and one summary for the rest of the interval', async () => {
-    let out = '';
-    child = spawn(process.execPath, [MAIN], {
-      env: {
-        ...process.env,
-        EXAI_WS_HOST: '127.0.0.1',
-        EXAI_WS_PORT: '0',
-        EXAI_WS_TOKEN: TOKEN,
-        EXAI_PROVIDERS_MODE: 'simulated',
-        LOG_LEVEL: 'info',
-        LOG_FORMAT: 'json',
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
+    const daemon = await startDaemonProcess({
+      EXAI_WS_TOKEN: TOKEN,
+      EXAI_PROVIDERS_MODE: 'simulated',
+      LOG_LEVEL: 'info',
+      LOG_FORMAT: 'json',
     });
-    child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-    let url = '';
-    await waitFor(
-      () => {
-        url = /listening on (ws:\/\/[^\s"]+)/.exec(out)?.[1] ?? '';
-        return url !== '';
-      },
-      15_000,
-      'the daemon listening',
-    );
+    child = daemon.child;
+    const { url } = daemon;
+    const out = daemon.output;
 
     // 30 bad hellos over 6 addresses: under the per-address backoff threshold.
     for (let i = 0; i < 30; i++) {
@@ -43,7 +27,9 @@ describe('refusal logging of a real daemon process', () => {
       expect((await bad.waitClose()).code).toBe(4003);
     }
     const refusalLines = () =>
-      out.split('\n').filter((l) => /Refused|Unauthorized|unauthorized/.test(l) && !l.includes('Client connected'));
+      out()
+        .split('\n')
+        .filter((l) => /Refused|Unauthorized|unauthorized/.test(l) && !l.includes('Client connected'));
     expect(refusalLines()).toHaveLength(1);
     expect(refusalLines()[0]).toContain('Refused a connection from 127.0.0.30: unauthorized');
 
@@ -52,6 +38,6 @@ describe('refusal logging of a real daemon process', () => {
     expect(summary.msg).toMatch(
       /^Refused 29 connections in the last 10 s \(unauthorized 29\) from 6 addresses; busiest: /,
     );
-    expect(out).not.toContain(TOKEN);
+    expect(out()).not.toContain(TOKEN);
   }, 60_000);
 });
