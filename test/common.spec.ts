@@ -1,3 +1,11 @@
+import {
+  abortError,
+  CallCancelledError,
+  CallErrorCode,
+  CallTimeoutError,
+  outcomeOf,
+  ShuttingDownError,
+} from '../src/common/call.errors';
 import { nestsDeeperThan } from '../src/common/json-depth';
 import { forLog } from '../src/common/log-text';
 import { stableJson } from '../src/common/stable-json';
@@ -139,5 +147,28 @@ describe('humanDuration', () => {
     expect(humanDuration(0)).toBe('0s');
     expect(humanDuration(3_723_000)).toBe('1h 2m 3s');
     expect(humanDuration(90_061_000)).toBe('1d 1h 1m 1s');
+  });
+});
+
+describe('abortError', () => {
+  it('ends a call with the reason it was aborted with', () => {
+    const shutdown = new ShuttingDownError();
+    expect(abortError(shutdown)).toBe(shutdown);
+    const other = new RangeError('tool gave up');
+    expect(abortError(other)).toBe(other);
+  });
+
+  it('maps a platform abort to TIMEOUT or CANCELLED', () => {
+    expect(abortError(new DOMException('The operation timed out.', 'TimeoutError'))).toBeInstanceOf(CallTimeoutError);
+    const bare = new AbortController();
+    bare.abort();
+    expect(abortError(bare.signal.reason)).toBeInstanceOf(CallCancelledError);
+    expect(abortError('a string')).toBeInstanceOf(CallCancelledError);
+    expect(abortError(undefined)).toBeInstanceOf(CallCancelledError);
+  });
+
+  it('counts an ending under its code, anything untyped as EXEC_ERROR', () => {
+    expect(outcomeOf(new CallTimeoutError(3))).toBe(CallErrorCode.TIMEOUT);
+    expect(outcomeOf(new Error('boom'))).toBe(CallErrorCode.EXEC_ERROR);
   });
 });

@@ -1,16 +1,10 @@
 import { Test } from '@nestjs/testing';
 import { DiscoveryService } from '@nestjs/core';
-import { GatewayAuthService } from '../src/gateway/gateway-auth.service';
-import { gatewayConfig, toGatewayConfig, GatewayEnv } from '../src/gateway/gateway.config';
+import { GatewayAuthService } from '../src/auth/gateway-auth.service';
 import { parseWsFrame } from '../src/gateway/ws-message.parser';
 import { LlmProviderRegistry } from '../src/providers/llm-provider-registry.service';
 import { ToolRegistryService } from '../src/tools/tool-registry.service';
 import { InvalidArgumentsError, InvalidToolDefinitionError, ToolNotFoundError } from '../src/tools/tools.errors';
-import { parseEnv } from '../src/config/validate-config';
-
-function gatewayCfg(token: string) {
-  return { ...toGatewayConfig(parseEnv(GatewayEnv, {})), token };
-}
 
 describe('parseWsFrame', () => {
   it('maps client ops to their handler events and keeps the frame', () => {
@@ -37,27 +31,20 @@ describe('parseWsFrame', () => {
 });
 
 describe('GatewayAuthService', () => {
-  async function make(token: string) {
-    const moduleRef = await Test.createTestingModule({
-      providers: [GatewayAuthService, { provide: gatewayConfig.KEY, useValue: gatewayCfg(token) }],
-    }).compile();
-    return moduleRef.get(GatewayAuthService);
-  }
-
-  it('accepts only the exact token', async () => {
-    const auth = await make('abc');
+  it('accepts only the exact token', () => {
+    const auth = new GatewayAuthService('abc');
     expect(auth.accepts('abc')).toBe(true);
     for (const wrong of ['', undefined, 'ab', 'abcd', 'ABC']) expect(auth.accepts(wrong)).toBe(false);
   });
 
-  it('accepts anything when auth is disabled', async () => {
-    const auth = await make('');
+  it('accepts anything when auth is disabled', () => {
+    const auth = new GatewayAuthService('');
     expect(auth.accepts(undefined)).toBe(true);
     expect(auth.accepts('x')).toBe(true);
   });
 
-  it('rotates only with the current token and non-empty params', async () => {
-    const auth = await make('abc');
+  it('rotates only with the current token and non-empty params', () => {
+    const auth = new GatewayAuthService('abc');
     expect(auth.rotate('', 'n')).toEqual({ ok: false, error: 'missing_params' });
     expect(auth.rotate('abc', '')).toEqual({ ok: false, error: 'missing_params' });
     expect(auth.rotate('nope', 'n')).toEqual({ ok: false, error: 'unauthorized' });
@@ -66,8 +53,8 @@ describe('GatewayAuthService', () => {
     expect(auth.accepts('abc')).toBe(false);
   });
 
-  it('with auth disabled, never turns it on: an empty old token is missing_params', async () => {
-    const auth = await make('');
+  it('with auth disabled, never turns it on: an empty old token is missing_params', () => {
+    const auth = new GatewayAuthService('');
     expect(auth.rotate('', 'n')).toEqual({ ok: false, error: 'missing_params' });
     expect(auth.rotate('x', 'n')).toEqual({ ok: false, error: 'unauthorized' });
     expect(auth.authEnabled).toBe(false);

@@ -1,5 +1,5 @@
 import { OverCapacityError } from '../src/concurrency/concurrency.errors';
-import { CallTimeoutError, ShuttingDownError } from '../src/gateway/gateway.errors';
+import { CallTimeoutError, ShuttingDownError } from '../src/common/call.errors';
 import { parseChatRequest } from '../src/openai/chat-request.parser';
 import { OpenAiApiError, toOpenAiError } from '../src/openai/openai.errors';
 import { ProviderError, ProviderUnavailableError } from '../src/providers/providers.errors';

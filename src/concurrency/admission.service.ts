@@ -5,7 +5,7 @@ import { AdmissionQueue, Waiter } from './admission-queue';
 import { concurrencyConfig } from './concurrency.config';
 import { GLOBAL_LIMIT, limitKey, SESSION_LIMIT } from './concurrency.constants';
 import { OverCapacityError } from './concurrency.errors';
-import { ShuttingDownError } from '../gateway/gateway.errors';
+import { abortError, ShuttingDownError } from '../common/call.errors';
 import { Lease, LeaseHolder, LimitSlot } from './lease';
 import { LeaseLedger } from './lease-ledger.service';
 import { ConcurrencyBackend, LimiterUnavailableError } from './concurrency-backend';
@@ -93,7 +93,7 @@ export class AdmissionService implements OnApplicationShutdown {
    */
   acquire(holder: LeaseHolder, options: AdmissionOptions): Promise<Lease> {
     const { signal } = options;
-    if (signal.aborted) return Promise.reject(asError(signal.reason));
+    if (signal.aborted) return Promise.reject(abortError(signal.reason));
     if (this.queue.size > 0 || this.pumping) return this.enqueue(holder, options);
     // Fast path: nobody is waiting, so trying directly cannot overtake anyone.
     return this.ledger.tryAcquire(holder, this.slotsFor(holder)).then(
@@ -101,7 +101,7 @@ export class AdmissionService implements OnApplicationShutdown {
         if (!(result instanceof Lease)) return this.enqueue(holder, options);
         if (signal.aborted) {
           result.release();
-          throw asError(signal.reason);
+          throw abortError(signal.reason);
         }
         this.metrics.admissions.inc({ outcome: 'admitted' });
         this.metrics.queueWait.observe(0);
@@ -122,7 +122,7 @@ export class AdmissionService implements OnApplicationShutdown {
 
   private enqueue(holder: LeaseHolder, options: AdmissionOptions): Promise<Lease> {
     const { signal } = options;
-    if (signal.aborted) return Promise.reject(asError(signal.reason));
+    if (signal.aborted) return Promise.reject(abortError(signal.reason));
     const started = Date.now();
     return new Promise<Lease>((resolve, reject) => {
       let timer: NodeJS.Timeout | undefined;
@@ -159,7 +159,7 @@ export class AdmissionService implements OnApplicationShutdown {
         this.updateQueueGauge();
         waiter.reject(err);
       };
-      const onAbort = () => leave(asError(signal.reason), 'cancelled');
+      const onAbort = () => leave(abortError(signal.reason), 'cancelled');
       signal.addEventListener('abort', onAbort, { once: true });
 
       this.queue.add(waiter);
@@ -320,8 +320,4 @@ export class AdmissionService implements OnApplicationShutdown {
 // The state can change while a backend call is awaited; TS narrowing cannot see that.
 function isGone(waiter: Waiter): boolean {
   return waiter.state === 'gone';
-}
-
-function asError(reason: unknown): Error {
-  return reason instanceof Error ? reason : new Error(String(reason));
 }

@@ -1,4 +1,4 @@
-import { CallError, CallErrorCode } from '../gateway/gateway.errors';
+import { CallError, CallErrorCode } from '../common/call.errors';
 
 const LIMIT_MESSAGES: Record<string, string> = {
   global: 'Global concurrency limit reached; retry soon',

@@ -4,7 +4,7 @@ import { homedir } from 'node:os';
 import { isAbsolute } from 'node:path';
 import { EnvInt, EnvList } from '../config/env.transforms';
 import { parseEnv } from '../config/validate-config';
-import { GatewayEnv, isLoopbackHost } from '../gateway/gateway.config';
+import { isLoopbackHost, ListenHostEnv } from '../config/listen-host';
 
 /** `none` as the only entry turns file reading off even on a loopback bind. */
 export const NO_ROOTS = 'none';
@@ -73,6 +73,6 @@ export function toFilesConfig(env: FilesEnv, host: string, home: string = homedi
 }
 
 export const filesConfig = registerAs('files', (): FilesConfig => {
-  const host = parseEnv(GatewayEnv, process.env).EXAI_WS_HOST;
+  const host = parseEnv(ListenHostEnv, process.env).EXAI_WS_HOST;
   return toFilesConfig(parseEnv(FilesEnv, process.env), host);
 });

@@ -1,5 +1,7 @@
 import { Global, Module } from '@nestjs/common';
-import { GatewayAuthService } from './gateway-auth.service';
+import type { ConfigType } from '@nestjs/config';
+import { GatewayAuthService } from '../auth/gateway-auth.service';
+import { gatewayConfig } from './gateway.config';
 
 /**
  * Global: one token for the WebSocket hello and the HTTP operator endpoints,
@@ -7,7 +9,13 @@ import { GatewayAuthService } from './gateway-auth.service';
  */
 @Global()
 @Module({
-  providers: [GatewayAuthService],
+  providers: [
+    {
+      provide: GatewayAuthService,
+      inject: [gatewayConfig.KEY],
+      useFactory: (config: ConfigType<typeof gatewayConfig>) => new GatewayAuthService(config.token),
+    },
+  ],
   exports: [GatewayAuthService],
 })
 export class GatewayAuthModule {}

@@ -3,7 +3,8 @@ import type { WebSocket } from 'ws';
 import { forLog } from '../common/log-text';
 import { ConnectionsService } from './connections.service';
 import type { CallToolErrorFrame } from './dto/server-frames';
-import { CallError, CallErrorCode, FrameError } from './gateway.errors';
+import { CallError, CallErrorCode } from '../common/call.errors';
+import { FrameError } from './gateway.errors';
 
 interface ErrorFrame {
   op: 'error';

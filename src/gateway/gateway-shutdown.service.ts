@@ -2,7 +2,7 @@ import { BeforeApplicationShutdown, Inject, Injectable, Logger } from '@nestjs/c
 import type { ConfigType } from '@nestjs/config';
 import { CloseCode } from './gateway.constants';
 import { gatewayConfig } from './gateway.config';
-import { ShuttingDownError } from './gateway.errors';
+import { ShuttingDownError } from '../common/call.errors';
 import { ConnectionsService } from './connections.service';
 import { ToolCallsService } from './tool-calls.service';
 

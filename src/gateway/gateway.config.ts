@@ -1,11 +1,8 @@
 import { registerAs } from '@nestjs/config';
 import { IsBoolean, IsIn, IsInt, IsString, Matches, Max, Min, ValidateBy, ValidationArguments } from 'class-validator';
 import { EnvBool, EnvInt, EnvList } from '../config/env.transforms';
+import { isLoopbackHost, ListenHostEnv } from '../config/listen-host';
 import { parseEnv } from '../config/validate-config';
-
-export function isLoopbackHost(host: string): boolean {
-  return host === 'localhost' || host === '::1' || host === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(host);
-}
 
 /**
  * Who may be served a finished result or join a running call of another
@@ -29,11 +26,7 @@ function TokenRequiredOffLoopback(): PropertyDecorator {
   });
 }
 
-export class GatewayEnv {
-  @IsString()
-  @Matches(/^[^\s]+$/, { message: 'must be a host name or address' })
-  EXAI_WS_HOST = '127.0.0.1';
-
+export class GatewayEnv extends ListenHostEnv {
   @EnvInt()
   @IsInt()
   @Min(0)

@@ -23,7 +23,6 @@ export const INVALID_FRAME_EVENT = '$invalid';
 export const UNKNOWN_OP_EVENT = '$unknown';
 export const RATE_LIMITED_EVENT = '$rate_limited';
 
-export const SESSION_ID_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/;
 /** Longest `request_id` accepted: ids are echoed on every frame, cached and logged. */
 export const MAX_REQUEST_ID_CHARS = 128;
 /** Longest token accepted in a hello or rotate_token. */

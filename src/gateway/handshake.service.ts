@@ -1,9 +1,10 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import type { ClientConnection } from './client-connection';
-import { CloseCode, INVALID_FRAME_EVENT, SESSION_ID_PATTERN } from './gateway.constants';
+import { SESSION_ID_PATTERN } from '../common/session-id';
+import { CloseCode, INVALID_FRAME_EVENT } from './gateway.constants';
 import { ConnectionsService } from './connections.service';
-import { GatewayAuthService } from './gateway-auth.service';
+import { GatewayAuthService } from '../auth/gateway-auth.service';
 import { HelloBackoffService } from './hello-backoff.service';
 import { RefusalLogService, RefusalReason } from './refusal-log.service';
 import type { HelloFrame } from './dto/client-frames';

@@ -9,7 +9,7 @@ import { releaseAfterSettle } from '../concurrency/lease-release';
 import type { Lease, LeaseHolder } from '../concurrency/lease';
 import { MetricsService } from '../metrics/metrics.service';
 import type { CallToolFrame } from './dto/client-frames';
-import { CallCancelledError, CallError, CallTimeoutError } from './gateway.errors';
+import { abortError, CallCancelledError, CallTimeoutError, outcomeOf } from '../common/call.errors';
 import { ToolCallsService } from './tool-calls.service';
 import type { ExecutionEvent, ToolExecution } from './tool-execution';
 
@@ -68,7 +68,7 @@ export class SemaphoreGuardInterceptor implements NestInterceptor {
 
       // The abort wins over a tool that ignores its signal: callers get the
       // terminal frame at the deadline, not whenever the tool gives up.
-      const onAbort = () => subscriber.error(abortReason(signal));
+      const onAbort = () => subscriber.error(abortError(signal.reason));
       if (signal.aborted) {
         onAbort();
         return undefined;
@@ -104,14 +104,14 @@ export class SemaphoreGuardInterceptor implements NestInterceptor {
                 subscriber.next(ev);
               },
               error: (err: unknown) => {
-                outcome = errorCode(err);
+                outcome = outcomeOf(err);
                 subscriber.error(err);
               },
               complete: () => subscriber.complete(),
             });
           },
           (err: unknown) => {
-            outcome = errorCode(err);
+            outcome = outcomeOf(err);
             subscriber.error(err);
           },
         );
@@ -123,7 +123,7 @@ export class SemaphoreGuardInterceptor implements NestInterceptor {
         work?.unsubscribe();
         this.calls.unregister(execution);
         if (!execution.settled && !signal.aborted) execution.abort.abort(new CallCancelledError('All callers left'));
-        if (outcome === 'abandoned' && signal.aborted) outcome = errorCode(signal.reason);
+        if (outcome === 'abandoned' && signal.aborted) outcome = outcomeOf(signal.reason);
         this.record(execution, outcome, started);
         if (lease) this.releaseLease(lease, execution);
       };
@@ -186,13 +186,4 @@ export class SemaphoreGuardInterceptor implements NestInterceptor {
       participants: execution.participants.size,
     });
   }
-}
-
-function abortReason(signal: AbortSignal): Error {
-  const reason: unknown = signal.reason;
-  return reason instanceof Error ? reason : new CallCancelledError();
-}
-
-function errorCode(reason: unknown): string {
-  return reason instanceof CallError ? reason.code : 'EXEC_ERROR';
 }

@@ -22,7 +22,7 @@ import type {
   RotateTokenFrame,
   UnknownOpPayload,
 } from './dto/client-frames';
-import { GatewayAuthService } from './gateway-auth.service';
+import { GatewayAuthService } from '../auth/gateway-auth.service';
 import { GatewayExceptionFilter } from './gateway-exception.filter';
 import { GatewayStatusService } from './gateway-status.service';
 import { CLIENT_OPS, INVALID_FRAME_EVENT, RATE_LIMITED_EVENT, UNKNOWN_OP_EVENT } from './gateway.constants';

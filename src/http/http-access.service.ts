@@ -1,8 +1,9 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { ConfigType } from '@nestjs/config';
 import { isIP } from 'node:net';
-import { GatewayAuthService } from '../gateway/gateway-auth.service';
-import { gatewayConfig, isLoopbackHost } from '../gateway/gateway.config';
+import { GatewayAuthService } from '../auth/gateway-auth.service';
+import { isLoopbackHost } from '../config/listen-host';
+import { gatewayConfig } from '../gateway/gateway.config';
 
 const WILDCARD_HOSTS = new Set(['0.0.0.0', '::', '[::]']);
 

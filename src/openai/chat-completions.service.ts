@@ -5,7 +5,7 @@ import { AdmissionService } from '../concurrency/admission.service';
 import { concurrencyConfig } from '../concurrency/concurrency.config';
 import type { Lease, LeaseHolder } from '../concurrency/lease';
 import { releaseAfterSettle } from '../concurrency/lease-release';
-import { CallCancelledError, CallError, CallTimeoutError, ShuttingDownError } from '../gateway/gateway.errors';
+import { abortError, CallCancelledError, CallTimeoutError, outcomeOf, ShuttingDownError } from '../common/call.errors';
 import { MetricsService } from '../metrics/metrics.service';
 import type { LlmDelta, LlmRequest, LlmResult } from '../providers/llm-provider';
 import { LlmCallService, ModelRoute } from '../tools/llm-call.service';
@@ -79,7 +79,7 @@ export class ChatCompletionsService implements BeforeApplicationShutdown {
    */
   async run(plan: ChatPlan, signal: AbortSignal, onDelta?: (delta: LlmDelta) => void): Promise<LlmResult> {
     const abort = new AbortController();
-    const onCallerGone = () => abort.abort(asError(signal.reason));
+    const onCallerGone = () => abort.abort(abortError(signal.reason));
     if (signal.aborted) onCallerGone();
     signal.addEventListener('abort', onCallerGone, { once: true });
     this.running.add(abort);
@@ -124,7 +124,7 @@ export class ChatCompletionsService implements BeforeApplicationShutdown {
       outcome = 'success';
       return result;
     } catch (err) {
-      outcome = err instanceof CallError ? err.code : 'EXEC_ERROR';
+      outcome = outcomeOf(err);
       throw err;
     } finally {
       clearTimeout(deadlineTimer);
@@ -177,11 +177,7 @@ export class ChatCompletionsService implements BeforeApplicationShutdown {
 
 function rejectOnAbort(signal: AbortSignal): Promise<never> {
   return new Promise((_, reject) => {
-    if (signal.aborted) return reject(asError(signal.reason));
-    signal.addEventListener('abort', () => reject(asError(signal.reason)), { once: true });
+    if (signal.aborted) return reject(abortError(signal.reason));
+    signal.addEventListener('abort', () => reject(abortError(signal.reason)), { once: true });
   });
-}
-
-function asError(reason: unknown): Error {
-  return reason instanceof Error ? reason : new CallCancelledError();
 }

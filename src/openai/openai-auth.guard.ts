@@ -1,6 +1,6 @@
 import { CanActivate, ExecutionContext, Injectable } from '@nestjs/common';
 import type { IncomingMessage } from 'node:http';
-import { GatewayAuthService } from '../gateway/gateway-auth.service';
+import { GatewayAuthService } from '../auth/gateway-auth.service';
 import { bearer } from '../http/operator-auth.guard';
 import { OpenAiApiError } from './openai.errors';
 

@@ -1,8 +1,8 @@
 import { Body, Controller, Get, HttpCode, Param, Post, Req, Res, UseGuards } from '@nestjs/common';
 import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { CallCancelledError } from '../gateway/gateway.errors';
-import { SESSION_ID_PATTERN } from '../gateway/gateway.constants';
+import { CallCancelledError } from '../common/call.errors';
+import { SESSION_ID_PATTERN } from '../common/session-id';
 import { completionBody } from './chat-completion.format';
 import { ChatCompletionsService } from './chat-completions.service';
 import { parseChatRequest } from './chat-request.parser';

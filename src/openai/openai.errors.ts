@@ -1,5 +1,5 @@
 import { OverCapacityError } from '../concurrency/concurrency.errors';
-import { CallCancelledError, CallError, CallTimeoutError, ShuttingDownError } from '../gateway/gateway.errors';
+import { CallCancelledError, CallError, CallTimeoutError, ShuttingDownError } from '../common/call.errors';
 import { ProviderError, ProviderUnavailableError } from '../providers/providers.errors';
 import { InvalidArgumentsError, UnknownModelError } from '../tools/tools.errors';
 

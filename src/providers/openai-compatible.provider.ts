@@ -1,7 +1,7 @@
 import { forLog } from '../common/log-text';
 import { Logger } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
-import { CallCancelledError, CallError, CallTimeoutError } from '../gateway/gateway.errors';
+import { abortError, CallCancelledError } from '../common/call.errors';
 import { MetricsService } from '../metrics/metrics.service';
 import { CircuitBreaker } from './circuit-breaker';
 import {
@@ -406,7 +406,7 @@ export abstract class OpenAiCompatibleLlmProvider extends LlmProvider {
     options: LlmCallOptions,
     delivered: boolean,
   ): Promise<Error> {
-    if (options.signal.aborted) return callEnding(options.signal);
+    if (options.signal.aborted) return abortError(options.signal.reason);
     if (!(err instanceof UpstreamFailure)) {
       this.breaker.onOtherFailure(String(err));
       return err instanceof Error ? err : new Error(String(err));
@@ -450,7 +450,7 @@ export abstract class OpenAiCompatibleLlmProvider extends LlmProvider {
       error: forLog(err.message),
     });
     await sleep(decision.waitMs, options.signal);
-    if (options.signal.aborted) return callEnding(options.signal);
+    if (options.signal.aborted) return abortError(options.signal.reason);
     return RETRY;
   }
 
@@ -818,12 +818,6 @@ function attemptFamily(req: LlmRequest): string {
 function describe(err: unknown): string {
   const cause = (err as { cause?: { code?: string; message?: string } })?.cause;
   return cause?.code ?? cause?.message ?? (err as Error)?.message ?? String(err);
-}
-
-function callEnding(signal: AbortSignal): Error {
-  const reason: unknown = signal.reason;
-  if (reason instanceof CallError) return reason;
-  return reason instanceof Error && reason.name === 'TimeoutError' ? new CallTimeoutError(0) : new CallCancelledError();
 }
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {

@@ -1,4 +1,4 @@
-import { CallError, CallErrorCode } from '../gateway/gateway.errors';
+import { CallError, CallErrorCode } from '../common/call.errors';
 
 export interface UpstreamDetails {
   provider: string;

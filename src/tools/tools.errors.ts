@@ -1,5 +1,5 @@
 import { forLog } from '../common/log-text';
-import { CallError, CallErrorCode } from '../gateway/gateway.errors';
+import { CallError, CallErrorCode } from '../common/call.errors';
 
 export class ToolNotFoundError extends CallError {
   constructor(originalName: string) {

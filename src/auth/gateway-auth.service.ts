@@ -1,7 +1,5 @@
-import { Inject, Injectable, Logger } from '@nestjs/common';
-import type { ConfigType } from '@nestjs/config';
+import { Logger } from '@nestjs/common';
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { gatewayConfig } from './gateway.config';
 
 export type RotateOutcome = { ok: true } | { ok: false; error: 'missing_params' | 'unauthorized' };
 
@@ -12,15 +10,16 @@ function digest(value: string): Buffer {
 /**
  * Owns the shared token. Comparisons hash both sides first so that
  * `timingSafeEqual` always sees equal lengths and the token's length leaks
- * nothing either.
+ * nothing either. Shared by every front door (the WebSocket hello, the HTTP
+ * operator endpoints, the OpenAI-compatible API), so a rotate_token applies
+ * to all of them; GatewayAuthModule builds it from the configured token.
  */
-@Injectable()
 export class GatewayAuthService {
   private readonly logger = new Logger(GatewayAuthService.name);
   private current: string;
 
-  constructor(@Inject(gatewayConfig.KEY) config: ConfigType<typeof gatewayConfig>) {
-    this.current = config.token;
+  constructor(token: string) {
+    this.current = token;
   }
 
   get authEnabled(): boolean {
