@@ -1,6 +1,6 @@
 import type WebSocket from 'ws';
 import { startDaemon } from '../src/app.setup';
-import { ProviderSimulator } from '../src/providers/simulator/provider-simulator';
+import { ProviderSimulator } from '../src/simulator/simulator.server';
 import { helloed, request } from './bench.ws';
 import { fmt } from './stats';
 

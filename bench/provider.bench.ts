@@ -42,7 +42,7 @@ function spawnAndWait(
  */
 export async function providerBench(): Promise<void> {
   const sim = await spawnAndWait(
-    join(__dirname, '..', 'src', 'providers', 'simulator', 'simulator.main.js'),
+    join(__dirname, '..', 'src', 'simulator', 'simulator.main.js'),
     { SIM_PORT: '0', SIM_SPEED: '0' },
     /GLM (http:\/\/\S+) /,
   );

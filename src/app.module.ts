@@ -11,6 +11,7 @@ import { MetricsModule } from './metrics/metrics.module';
 import { OpenAiModule } from './openai/openai.module';
 import { ProvidersModule } from './providers/providers.module';
 import { RoutingModule } from './routing/routing.module';
+import { SimulatorModule } from './simulator/simulator.module';
 import { ToolsModule } from './tools/tools.module';
 
 export interface AppModuleOptions {
@@ -41,6 +42,7 @@ export class AppModule {
         MetricsModule,
         HealthModule,
         ConcurrencyModule,
+        SimulatorModule,
         ProvidersModule,
         RoutingModule,
         ToolsModule,

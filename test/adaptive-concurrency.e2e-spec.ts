@@ -1,5 +1,5 @@
 import { AdaptiveConcurrencyService } from '../src/concurrency/adaptive/adaptive-concurrency.service';
-import { ProviderSimulator } from '../src/providers/simulator/provider-simulator';
+import { ProviderSimulator } from '../src/simulator/simulator.server';
 import { ContinuousLoad } from './support/adaptive-load';
 import { startTestDaemon, TestDaemon } from './support/daemon';
 import { TestRedis } from './support/redis';

@@ -26,8 +26,8 @@ import { parseEnv, ConfigValidationError } from '../src/config/validate-config';
 import { MetricsService } from '../src/metrics/metrics.service';
 import { holder, settle } from './support/concurrency-kit';
 import { TestRedis } from './support/redis';
-import { ProviderSimulator } from '../src/providers/simulator/provider-simulator';
-import { SimCapacity } from '../src/providers/simulator/simulator.capacity';
+import { ProviderSimulator } from '../src/simulator/simulator.server';
+import { SimCapacity } from '../src/simulator/simulator.capacity';
 
 const BOUNDS: AdaptiveBounds = { min: 1, max: 20 };
 const TUNING = { backoff: 0.7, tolerance: 1.5 };

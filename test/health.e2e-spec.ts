@@ -2,7 +2,7 @@ import { Injectable, Module } from '@nestjs/common';
 import { HealthIndicatorResult } from '@nestjs/terminus';
 import { ExaiHealthIndicator } from '../src/health/health.decorator';
 import type { HealthProbe } from '../src/health/health-probe';
-import { ProviderSimulator } from '../src/providers/simulator/provider-simulator';
+import { ProviderSimulator } from '../src/simulator/simulator.server';
 import { startTestDaemon, TestDaemon } from './support/daemon';
 import { TestClient } from './support/ws-client';
 

@@ -1,7 +1,7 @@
 import { GLM_MODEL_SPECS } from '../src/providers/glm/glm.models';
 import { KIMI_MODEL_SPECS } from '../src/providers/kimi/kimi.models';
 import { configuredModels, ModelCatalogue } from '../src/providers/model-catalogue';
-import { SIM_MODELS } from '../src/providers/simulator/simulator.models';
+import { SIM_MODELS } from '../src/simulator/simulator.models';
 
 const kimiIds = KIMI_MODEL_SPECS.map((m) => m.id);
 const byName = (id: string) => id.includes('thinking');

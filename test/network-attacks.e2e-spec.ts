@@ -1,5 +1,5 @@
 import { request } from 'node:http';
-import { ProviderSimulator } from '../src/providers/simulator/provider-simulator';
+import { ProviderSimulator } from '../src/simulator/simulator.server';
 import { simulatorEnv, startTestDaemon, TestDaemon } from './support/daemon';
 import { TestClient } from './support/ws-client';
 

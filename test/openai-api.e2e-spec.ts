@@ -1,7 +1,7 @@
 import { request as httpRequest } from 'node:http';
 import OpenAI, { APIError, AuthenticationError, NotFoundError, RateLimitError } from 'openai';
 import { ConcurrencySnapshotService } from '../src/concurrency/concurrency-snapshot.service';
-import { ProviderSimulator } from '../src/providers/simulator/provider-simulator';
+import { ProviderSimulator } from '../src/simulator/simulator.server';
 import { SMALL_LIMITS } from './support/concurrency-kit';
 import { startTestDaemon, TestDaemon } from './support/daemon';
 import { waitFor } from './support/wait';

@@ -1,7 +1,7 @@
 import { createServer, IncomingMessage, request as httpRequest, Server } from 'node:http';
 import { connect, Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
-import { ProviderSimulator } from '../src/providers/simulator/provider-simulator';
+import { ProviderSimulator } from '../src/simulator/simulator.server';
 import { startTestDaemon, TestDaemon } from './support/daemon';
 import { TestClient, toolOutput } from './support/ws-client';
 

@@ -1,6 +1,6 @@
 import { Logger } from '@nestjs/common';
 import { ConcurrencySnapshotService } from '../src/concurrency/concurrency-snapshot.service';
-import { ProviderSimulator } from '../src/providers/simulator/provider-simulator';
+import { ProviderSimulator } from '../src/simulator/simulator.server';
 import { startTestDaemon, TestDaemon } from './support/daemon';
 import { simulatorEnv } from './support/simulator-env';
 import { Frame, TestClient, toolOutput } from './support/ws-client';

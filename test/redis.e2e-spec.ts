@@ -5,7 +5,7 @@ import { LeakAuditTasks } from '../src/concurrency/leak-audit.tasks';
 import { parseEnv } from '../src/config/validate-config';
 import { ConcurrencyEnv, toConcurrencyConfig } from '../src/concurrency/concurrency.config';
 import { RedisConcurrencyBackend } from '../src/concurrency/redis/redis-concurrency.backend';
-import { ProviderSimulator } from '../src/providers/simulator/provider-simulator';
+import { ProviderSimulator } from '../src/simulator/simulator.server';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { startTestDaemon } from './support/daemon';

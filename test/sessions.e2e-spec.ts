@@ -1,4 +1,4 @@
-import { ProviderSimulator } from '../src/providers/simulator/provider-simulator';
+import { ProviderSimulator } from '../src/simulator/simulator.server';
 import { simulatorEnv, startTestDaemon, TestDaemon } from './support/daemon';
 import { Frame, TestClient, toolOutput } from './support/ws-client';
 

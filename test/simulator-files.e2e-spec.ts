@@ -1,4 +1,4 @@
-import { ProviderSimulator } from '../src/providers/simulator/provider-simulator';
+import { ProviderSimulator } from '../src/simulator/simulator.server';
 
 /** The simulator's Files API over real HTTP, uploaded with fetch's own multipart encoder. */
 describe('simulator Files API', () => {

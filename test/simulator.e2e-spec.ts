@@ -1,5 +1,5 @@
-import { ProviderSimulator, SimulatorOptions } from '../src/providers/simulator/provider-simulator';
-import { SimulatorStateError } from '../src/providers/simulator/simulator.errors';
+import { ProviderSimulator, SimulatorOptions } from '../src/simulator/simulator.server';
+import { SimulatorStateError } from '../src/simulator/simulator.errors';
 
 const GLM_KEY = 'sim-glm-key';
 const KIMI_KEY = 'sim-kimi-key';

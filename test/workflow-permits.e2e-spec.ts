@@ -1,7 +1,7 @@
 import { mkdtempSync, realpathSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ProviderSimulator } from '../src/providers/simulator/provider-simulator';
+import { ProviderSimulator } from '../src/simulator/simulator.server';
 import { simulatorEnv, startTestDaemon, TestDaemon } from './support/daemon';
 import { TestClient, toolOutput } from './support/ws-client';
 import { waitFor } from './support/wait';

@@ -2,8 +2,8 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ProviderSimulator } from '../src/providers/simulator/provider-simulator';
-import type { RecordedRequest } from '../src/providers/simulator/simulator.types';
+import { ProviderSimulator } from '../src/simulator/simulator.server';
+import type { RecordedRequest } from '../src/simulator/simulator.types';
 import { simulatorEnv, startTestDaemon, TestDaemon } from './support/daemon';
 import { Frame, TestClient, toolOutput } from './support/ws-client';
 

@@ -12,6 +12,7 @@ import { GatewayEnv, gatewayConfig } from '../gateway/gateway.config';
 import { LoggingEnv, loggingConfig } from '../logging/logging.config';
 import { ProvidersEnv, providersConfig, providersModeProblems } from '../providers/providers.config';
 import { RoutingEnv, routingConfig } from '../routing/routing.config';
+import { SimulatorEnv, simulatorConfig } from '../simulator/simulator.config';
 import { ToolsEnv, toolsConfig } from '../tools/tools.config';
 import { WorkflowEnv, workflowConfig } from '../tools/workflow/workflow.config';
 import { validateAll } from './validate-config';
@@ -21,6 +22,7 @@ export const ENV_CLASSES = [
   ConcurrencyEnv,
   AdaptiveConcurrencyEnv,
   ProvidersEnv,
+  SimulatorEnv,
   RoutingEnv,
   LoggingEnv,
   FilesEnv,
@@ -40,6 +42,7 @@ export class AppConfigModule {
         concurrencyConfig,
         adaptiveConcurrencyConfig,
         providersConfig,
+        simulatorConfig,
         routingConfig,
         loggingConfig,
         filesConfig,

@@ -18,7 +18,7 @@ import {
   LlmUsage,
 } from './llm-provider';
 import { ModelCatalogue, ModelSpec } from './model-catalogue';
-import { ProviderEndpoint, ProviderEndpointsService, ProviderId } from './provider-endpoints.service';
+import { ProviderEndpoint, ProviderEndpoints } from './provider-endpoints';
 import { redactProviderIds } from './provider-redaction';
 import { ProviderUsage } from './provider-usage';
 import { selectTimeoutSecs, TimeoutKind } from './provider-timeouts';
@@ -58,17 +58,20 @@ const MAX_ERROR_BODY = 64 * 1024;
  * and every chunk can be watched for an idle stall.
  */
 export abstract class OpenAiCompatibleLlmProvider extends LlmProvider {
-  abstract override readonly id: ProviderId;
+  /** How logs and messages name this provider (`Kimi` for id `KIMI`). */
+  protected abstract readonly displayName: string;
   protected readonly logger: Logger;
   readonly breaker: CircuitBreaker;
   readonly usage = new ProviderUsage();
   private readonly transport: HttpTransport;
   private readonly modelCatalogue: ModelCatalogue;
+  /** Set at module init, once `id` is known; undefined = not configured. */
+  private endpoint?: ProviderEndpoint;
 
   protected constructor(
     protected readonly config: ProvidersConfig,
     protected readonly settings: ProviderSettings,
-    protected readonly endpoints: ProviderEndpointsService,
+    private readonly endpoints: ProviderEndpoints,
     protected readonly metrics: MetricsService,
     loggerName: string,
     knownModels: readonly ModelSpec[],
@@ -126,6 +129,10 @@ export abstract class OpenAiCompatibleLlmProvider extends LlmProvider {
     return send(request);
   }
 
+  onModuleInit(): void {
+    this.endpoint = this.endpoints.endpointFor(this.id, this.settings);
+  }
+
   onModuleDestroy(): void {
     this.transport.destroy();
   }
@@ -156,7 +163,7 @@ export abstract class OpenAiCompatibleLlmProvider extends LlmProvider {
   }
 
   isAvailable(): boolean {
-    return this.endpoints.get(this.id) !== undefined && this.breaker.state !== 'open';
+    return this.endpoint !== undefined && this.breaker.state !== 'open';
   }
 
   timeoutSecs(model: string, kind: TimeoutKind): number {
@@ -166,7 +173,7 @@ export abstract class OpenAiCompatibleLlmProvider extends LlmProvider {
   }
 
   status(): LlmProviderStatus {
-    const endpoint = this.endpoints.get(this.id);
+    const endpoint = this.endpoint;
     return {
       id: this.id,
       mode: endpoint?.mode ?? 'unconfigured',
@@ -177,12 +184,8 @@ export abstract class OpenAiCompatibleLlmProvider extends LlmProvider {
     };
   }
 
-  protected get displayName(): string {
-    return this.id === 'GLM' ? 'GLM' : 'Kimi';
-  }
-
   async complete(request: LlmRequest, options: LlmCallOptions): Promise<LlmResult> {
-    const endpoint = this.endpoints.get(this.id);
+    const endpoint = this.endpoint;
     if (!endpoint) {
       throw new ProviderUnavailableError(`${this.displayName} is not configured`, { provider: this.id });
     }
@@ -303,7 +306,7 @@ export abstract class OpenAiCompatibleLlmProvider extends LlmProvider {
     body: { json: unknown } | { multipart: MultipartBody } | undefined,
     options: LlmCallOptions & { retry?: boolean; maxBytes?: number },
   ): Promise<{ status: number; text: string; truncated: boolean }> {
-    const endpoint = this.endpoints.get(this.id);
+    const endpoint = this.endpoint;
     if (!endpoint) throw new ProviderUnavailableError(`${this.displayName} is not configured`, { provider: this.id });
     if (!this.breaker.tryPass()) {
       throw new ProviderUnavailableError(`${this.displayName} circuit is open after repeated failures`, {

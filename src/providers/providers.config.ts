@@ -58,8 +58,6 @@ export class ProvidersEnv {
   @EnvInt() @IsInt() @Min(0) EXAI_PROVIDER_MAX_RETRIES = 2;
   @EnvInt() @IsInt() @Min(1) EXAI_CIRCUIT_FAILURE_THRESHOLD = 5;
   @EnvInt() @IsInt() @Min(1) EXAI_CIRCUIT_COOLDOWN_SECS = 30;
-  @EnvInt() @IsOptional() @IsInt() @Min(1) SIM_GLM_CAPACITY?: number;
-  @EnvInt() @IsOptional() @IsInt() @Min(1) SIM_KIMI_CAPACITY?: number;
 
   /** Plain ids replace the catalogue (restrict); `+id` entries add to it (extend). Empty = the catalogue. */
   @EnvList()
@@ -102,6 +100,8 @@ export interface ProxySettings {
 
 export interface ProvidersConfig {
   mode: 'auto' | 'real' | 'simulated';
+  /** Providers answer from the simulator: mode `simulated`, or `auto` with no API key at all. */
+  simulate: boolean;
   proxy: ProxySettings;
   glm: ProviderSettings;
   kimi: ProviderSettings;
@@ -109,13 +109,14 @@ export interface ProvidersConfig {
   maxRetries: number;
   circuitFailureThreshold: number;
   circuitCooldownMs: number;
-  /** Concurrent capacity of the embedded simulator per provider; unset = unlimited. */
-  simulatorCapacity: { glm?: number; kimi?: number };
 }
 
 export function toProvidersConfig(env: ProvidersEnv): ProvidersConfig {
+  const mode = env.EXAI_PROVIDERS_MODE as ProvidersConfig['mode'];
+  const anyKey = [env.GLM_API_KEY, env.ZHIPUAI_API_KEY, env.KIMI_API_KEY, env.MOONSHOT_API_KEY].some(Boolean);
   return {
-    mode: env.EXAI_PROVIDERS_MODE as ProvidersConfig['mode'],
+    mode,
+    simulate: mode === 'simulated' || (mode === 'auto' && !anyKey),
     proxy: {
       httpsProxy: env.HTTPS_PROXY || undefined,
       httpProxy: env.HTTP_PROXY || undefined,
@@ -153,7 +154,6 @@ export function toProvidersConfig(env: ProvidersEnv): ProvidersConfig {
     maxRetries: env.EXAI_PROVIDER_MAX_RETRIES,
     circuitFailureThreshold: env.EXAI_CIRCUIT_FAILURE_THRESHOLD,
     circuitCooldownMs: env.EXAI_CIRCUIT_COOLDOWN_SECS * 1000,
-    simulatorCapacity: { glm: env.SIM_GLM_CAPACITY, kimi: env.SIM_KIMI_CAPACITY },
   };
 }
 

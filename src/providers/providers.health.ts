@@ -3,7 +3,7 @@ import { HealthIndicatorResult, HealthIndicatorService } from '@nestjs/terminus'
 import { ExaiHealthIndicator } from '../health/health.decorator';
 import type { HealthProbe } from '../health/health-probe';
 import { LlmProviderRegistry } from './llm-provider-registry.service';
-import { ProviderEndpointsService } from './provider-endpoints.service';
+import { ProviderEndpoints } from './provider-endpoints';
 
 /** Per provider: mode, configured, circuit state, last error. Down when no provider is usable. */
 @ExaiHealthIndicator({ key: 'providers', ready: true })
@@ -12,7 +12,7 @@ export class ProvidersHealthIndicator implements HealthProbe {
   constructor(
     private readonly indicator: HealthIndicatorService,
     private readonly registry: LlmProviderRegistry,
-    private readonly endpoints: ProviderEndpointsService,
+    private readonly endpoints: ProviderEndpoints,
   ) {}
 
   isHealthy(key: string): Promise<HealthIndicatorResult> {

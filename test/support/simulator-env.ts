@@ -1,4 +1,4 @@
-import type { ProviderSimulator } from '../../src/providers/simulator/provider-simulator';
+import type { ProviderSimulator } from '../../src/simulator/simulator.server';
 import { simulatorEnv as providersAtSimulator } from './daemon';
 
 /** Daemon environment pointing both real providers at a running simulator, with room for parallel calls. */

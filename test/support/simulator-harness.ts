@@ -1,4 +1,4 @@
-import { ProviderSimulator } from '../../src/providers/simulator/provider-simulator';
+import { ProviderSimulator } from '../../src/simulator/simulator.server';
 import { startTestDaemon, TestDaemon } from './daemon';
 import { simulatorEnv } from './simulator-env';
 import { Frame, TestClient, toolOutput } from './ws-client';

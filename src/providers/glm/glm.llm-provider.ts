@@ -4,7 +4,7 @@ import { MetricsService } from '../../metrics/metrics.service';
 import type { LlmCallOptions, LlmRequest } from '../llm-provider';
 import { Exchange, OpenAiCompatibleLlmProvider, ParsedError } from '../openai-compatible.provider';
 import { GLM_MODEL_SPECS } from './glm.models';
-import { ProviderEndpointsService } from '../provider-endpoints.service';
+import { ProviderEndpoints } from '../provider-endpoints';
 import { providersConfig } from '../providers.config';
 import { UpstreamFailure } from '../providers.errors';
 
@@ -14,11 +14,12 @@ const RETRYABLE_CODES = new Set(['1302', '1303', '1305', '500', '1234']);
 /** Zhipu GLM (Z.ai / BigModel) over its OpenAI-compatible API. */
 @Injectable()
 export class GlmLlmProvider extends OpenAiCompatibleLlmProvider {
-  readonly id = 'GLM' as const;
+  readonly id = 'GLM';
+  protected readonly displayName = 'GLM';
 
   constructor(
     @Inject(providersConfig.KEY) config: ConfigType<typeof providersConfig>,
-    endpoints: ProviderEndpointsService,
+    endpoints: ProviderEndpoints,
     metrics: MetricsService,
   ) {
     super(config, config.glm, endpoints, metrics, GlmLlmProvider.name, GLM_MODEL_SPECS);

@@ -4,7 +4,7 @@ import { MetricsService } from '../../metrics/metrics.service';
 import type { LlmMessage, LlmRequest } from '../llm-provider';
 import { Exchange, OpenAiCompatibleLlmProvider, ParsedError } from '../openai-compatible.provider';
 import { KIMI_MODEL_SPECS } from './kimi.models';
-import { ProviderEndpointsService } from '../provider-endpoints.service';
+import { ProviderEndpoints } from '../provider-endpoints';
 import { providersConfig } from '../providers.config';
 import { UpstreamFailure } from '../providers.errors';
 
@@ -16,11 +16,12 @@ const MAX_SEARCH_ROUNDS = 5;
 /** Moonshot Kimi over its OpenAI-compatible API, with the `$web_search` round trip done right. */
 @Injectable()
 export class KimiLlmProvider extends OpenAiCompatibleLlmProvider {
-  readonly id = 'KIMI' as const;
+  readonly id = 'KIMI';
+  protected readonly displayName = 'Kimi';
 
   constructor(
     @Inject(providersConfig.KEY) config: ConfigType<typeof providersConfig>,
-    endpoints: ProviderEndpointsService,
+    endpoints: ProviderEndpoints,
     metrics: MetricsService,
   ) {
     super(config, config.kimi, endpoints, metrics, KimiLlmProvider.name, KIMI_MODEL_SPECS);

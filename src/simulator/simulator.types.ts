@@ -1,4 +1,6 @@
-export type SimProvider = 'glm' | 'kimi';
+/** The APIs the simulator speaks. */
+export const SIM_PROVIDERS = ['glm', 'kimi'] as const;
+export type SimProvider = (typeof SIM_PROVIDERS)[number];
 
 export interface SimLatency {
   /** Time to first token (after response headers for streams). */

@@ -1,13 +1,6 @@
 import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import {
-  hasFaults,
-  parseDirectives,
-  SimDirectiveError,
-  SimDirectives,
-  stripDirectives,
-  withoutFaults,
-} from './simulator.directives';
+import type { SimDirectives } from './simulator.directives';
 import {
   htmlGatewayError,
   SIM_ERRORS,
@@ -21,8 +14,10 @@ import { fileObject, MultipartForm, parseMultipart, SIM_FILE_LIMITS, SimFileStor
 import { SimRateLimiter } from './simulator.limits';
 import { SIM_CAPACITY_PATH, SimCapacity } from './simulator.capacity';
 import { SIM_MODEL_CREATED, SIM_MODEL_OWNERS, SIM_MODELS } from './simulator.models';
-import { glmSearchResults, ResponseDialect, responseDialects, SimCompletion } from './simulator.responses';
-import { estimateTokens, fillerWords, SimIdGenerator, splitWords } from './simulator.text';
+import { filteredBeforeAnswer, SimChatPlanner } from './simulator.planning';
+import { glmSearchResults, ResponseDialect, responseDialects } from './simulator.responses';
+import { sendCompletion, streamCompletion, stretched } from './simulator.streaming';
+import { SimIdGenerator } from './simulator.text';
 import type {
   RecordedRequest,
   ScriptedResponse,
@@ -30,9 +25,8 @@ import type {
   SimModelInfo,
   SimProvider,
   SimulatorOptions,
-  WireToolCall,
 } from './simulator.types';
-import { isRecord, KIMI_WEB_SEARCH, validateChat, ValidatedChat } from './simulator.validation';
+import { isRecord, validateChat } from './simulator.validation';
 
 export type {
   RecordedRequest,
@@ -65,23 +59,17 @@ const ENDPOINTS: Record<string, { endpoint: Endpoint; method: string; providers:
   '/web_search': { endpoint: 'web_search', method: 'POST', providers: ['glm'] },
 };
 
+const BASE_PATHS: Record<SimProvider, string> = { glm: '/api/paas/v4', kimi: '/v1' };
+
 const PREFIXES: Array<[string, SimProvider]> = [
   ['/api/coding/paas/v4', 'glm'],
   ['/api/paas/v4', 'glm'],
   ['/v1', 'kimi'],
 ];
 
-/** Frames a `[[sim:drop]]` stream delivers before the cut. */
-const DROP_AFTER_FRAMES = 2;
 /** Above the providers' 100 MB file limit plus multipart framing; bigger bodies are refused unread. */
 const MAX_BODY_BYTES = 101 * 1024 * 1024;
 const BODY_NOT_JSON = Symbol('body-not-json');
-
-/** What the responder decided to send for one valid chat request. */
-type ChatPlan =
-  | { kind: 'completion'; completion: SimCompletion; searched: boolean; headers: Record<string, string> }
-  | { kind: 'error'; error: SimHttpError }
-  | { kind: 'raw'; status: number; text: string; headers: Record<string, string> };
 
 /**
  * A loopback HTTP server that speaks the GLM (Z.ai) and Kimi (Moonshot) chat
@@ -103,14 +91,11 @@ export class ProviderSimulator {
   /** Account-wide concurrent capacity per provider, changeable while running (simulator.capacity.ts). */
   readonly capacity: SimCapacity;
   private readonly ids = new SimIdGenerator();
-  private readonly scripts: Record<SimProvider, ScriptedResponse[]> = { glm: [], kimi: [] };
-  private readonly attempts = new Map<string, number>();
-  private readonly issuedSearches = new Map<string, string>();
+  private readonly planner: SimChatPlanner;
   /** Files uploaded to each provider's Files API. */
   readonly files: SimFileStore;
   private open = 0;
   private aborted = 0;
-  private billed = 0;
 
   constructor(private readonly options: SimulatorOptions = {}) {
     this.keys = {
@@ -134,6 +119,7 @@ export class ProviderSimulator {
     this.limiter = new SimRateLimiter(options.limits ?? {}, this.clock);
     this.capacity = new SimCapacity(options.capacity);
     this.files = new SimFileStore({ ...SIM_FILE_LIMITS, ...options.fileLimits });
+    this.planner = new SimChatPlanner(this.ids, this.clock);
   }
 
   /** Listens on `host:port` (default an ephemeral loopback port). */
@@ -175,11 +161,16 @@ export class ProviderSimulator {
   }
 
   get glmBaseUrl(): string {
-    return `${this.url}/api/paas/v4`;
+    return this.baseUrlOf('glm');
   }
 
   get kimiBaseUrl(): string {
-    return `${this.url}/v1`;
+    return this.baseUrlOf('kimi');
+  }
+
+  /** The base URL a client of `provider`'s API is configured with. */
+  baseUrlOf(provider: SimProvider): string {
+    return `${this.url}${BASE_PATHS[provider]}`;
   }
 
   /** Chat requests currently being served (response not finished, socket open). */
@@ -194,26 +185,22 @@ export class ProviderSimulator {
 
   /** Kimi responses with `finish_reason:"tool_calls"` and a `$web_search` call: what Kimi bills (docs/providers.md §3.4). */
   get billedSearches(): number {
-    return this.billed;
+    return this.planner.billedSearches;
   }
 
   /** Queues responses for a provider; each is consumed by the next chat request (for its `model`, if set). */
   script(provider: SimProvider, ...responses: ScriptedResponse[]): void {
-    this.scripts[provider].push(...responses);
+    this.planner.script(provider, responses);
   }
 
   /** Forgets requests, scripts, counters, attempt counters, issued searches, files and rate-limit windows. */
   reset(): void {
     this.requests.length = 0;
-    this.scripts.glm.length = 0;
-    this.scripts.kimi.length = 0;
-    this.attempts.clear();
-    this.issuedSearches.clear();
+    this.planner.reset();
     this.files.clear();
     this.limiter.reset();
     this.ids.reset();
     this.aborted = 0;
-    this.billed = 0;
   }
 
   models(provider: SimProvider): SimModelInfo[] {
@@ -415,21 +402,9 @@ export class ProviderSimulator {
     const chat = validateChat(provider, body, {
       kimiStrictThinking: this.options.kimiStrictThinking ?? true,
       glmContextOverflow: this.options.glmContextOverflow ?? 'error',
-      issuedSearch: (id) => this.issuedSearches.get(id),
+      issuedSearch: (id) => this.planner.issuedSearch(id),
     });
-    let d: SimDirectives;
-    try {
-      d = parseDirectives(chat.lastUserText);
-    } catch (err) {
-      if (err instanceof SimDirectiveError) throw errors.directive(err.message);
-      throw err;
-    }
-    if (d.times !== undefined && hasFaults(d)) {
-      const key = `${provider}\u0000${chat.model.id}\u0000${JSON.stringify((body as { messages: unknown }).messages)}`;
-      const attempt = (this.attempts.get(key) ?? 0) + 1;
-      this.attempts.set(key, attempt);
-      if (attempt > d.times) d = withoutFaults(d);
-    }
+    const d = this.planner.directives(provider, chat, (body as { messages: unknown }).messages);
 
     if (d.delayMs !== undefined && !(await ex.sleep(d.delayMs))) return;
     if (d.stall) return ex.untilClosed();
@@ -442,19 +417,15 @@ export class ProviderSimulator {
       return ex.untilClosed();
     }
 
-    const plan = this.plan(provider, chat, d);
+    const plan = this.planner.plan(provider, chat, d);
+    const dialect = this.dialects[provider];
     if (plan.kind === 'error') throw plan.error;
     if (plan.kind === 'raw') {
-      const type = chat.stream ? this.dialects[provider].streamContentType : this.dialects[provider].jsonContentType;
+      const type = chat.stream ? dialect.streamContentType : dialect.jsonContentType;
       return ex.sendBody(plan.status, plan.text, { 'Content-Type': type, ...plan.headers });
     }
-    const { completion } = plan;
-    if (provider === 'kimi' && completion.toolCalls.some((t) => t.function.name === KIMI_WEB_SEARCH)) {
-      for (const t of completion.toolCalls) this.issuedSearches.set(t.id, t.function.arguments);
-      if (completion.finishReason === 'tool_calls') this.billed += 1;
-    }
-    if (chat.stream) return this.stream(provider, ex, chat, d, plan, seat.stretch);
-    return this.respond(provider, ex, chat, d, plan, seat.stretch);
+    const delivery = { ex, dialect, latency: stretched(this.latency, seat.stretch), directives: d, plan };
+    return chat.stream ? streamCompletion(delivery, chat.toolStream) : sendCompletion(delivery);
   }
 
   private injectedError(provider: SimProvider, d: SimDirectives): SimHttpError {
@@ -466,248 +437,6 @@ export class ProviderSimulator {
     }
     return err;
   }
-
-  private async respond(
-    provider: SimProvider,
-    ex: SimExchange,
-    chat: ValidatedChat,
-    d: SimDirectives,
-    plan: Extract<ChatPlan, { kind: 'completion' }>,
-    stretch: number,
-  ): Promise<void> {
-    const c = plan.completion;
-    const lat = stretched(this.latency, stretch);
-    const wait =
-      lat.ttftMs +
-      (c.reasoning ? lat.thinkingMs : 0) +
-      (plan.searched ? lat.webSearchMs : 0) +
-      lat.interTokenMs * splitWords(c.content).length;
-    if (!(await ex.sleep(wait))) return;
-    const dialect = this.dialects[provider];
-    const headers = { 'Content-Type': dialect.jsonContentType, ...plan.headers };
-    const json = JSON.stringify(dialect.body(c));
-    // Cut mid-document, the way a proxy that gave up would.
-    ex.sendBody(200, d.malformed ? json.slice(0, Math.max(1, Math.floor(json.length / 2))) : json, headers);
-  }
-
-  private async stream(
-    provider: SimProvider,
-    ex: SimExchange,
-    chat: ValidatedChat,
-    d: SimDirectives,
-    plan: Extract<ChatPlan, { kind: 'completion' }>,
-    stretch: number,
-  ): Promise<void> {
-    const c = plan.completion;
-    const dialect = this.dialects[provider];
-    const steps = dialect.steps(c, { toolStream: chat.toolStream, withFinish: !d.noFinish });
-    const lat = stretched(this.latency, stretch);
-    const reasoningSteps = steps.filter((s) => s.phase === 'reasoning').length;
-    ex.startStream(200, { 'Content-Type': dialect.streamContentType, 'Cache-Control': 'no-cache', ...plan.headers });
-
-    let sent = 0;
-    let firstToken = true;
-    let last: Promise<void> = Promise.resolve();
-    const interrupt = async (): Promise<boolean> => {
-      if (d.stallAfter !== undefined && sent >= d.stallAfter) {
-        await ex.untilClosed();
-        return true;
-      }
-      if (d.drop && sent >= DROP_AFTER_FRAMES) {
-        await last;
-        ex.cut();
-        return true;
-      }
-      return false;
-    };
-    for (const step of steps) {
-      let wait = 0;
-      if (step.phase !== 'head' && step.phase !== 'final') {
-        if (firstToken) {
-          wait = lat.ttftMs + (plan.searched ? lat.webSearchMs : 0);
-          firstToken = false;
-        } else {
-          wait = step.phase === 'reasoning' ? lat.thinkingMs / reasoningSteps : lat.interTokenMs;
-        }
-      }
-      if (!(await ex.sleep(wait))) return;
-      if (await interrupt()) return;
-      last = ex.write(`data: ${JSON.stringify(step.frame)}\n\n`);
-      sent += 1;
-      if (d.malformed && sent === 1) {
-        last = ex.write(`data: {"id":"${c.id}","choices":[{"index":0,"delta":{"content":"unterminated\n\n`);
-      }
-    }
-    if (await interrupt()) return;
-    ex.end('data: [DONE]\n\n');
-  }
-
-  private plan(provider: SimProvider, chat: ValidatedChat, d: SimDirectives): ChatPlan {
-    const now = this.clock();
-    const base = {
-      id: provider === 'glm' ? (chat.requestId ?? this.ids.glmId(now)) : `cmpl-${this.ids.hex(32)}`,
-      created: Math.floor(now / 1000),
-      model: chat.model.id,
-    };
-    const scripted = this.takeScript(provider, chat.model.id);
-    if (scripted) return this.fromScript(provider, chat, scripted, base);
-
-    const echo = stripDirectives(chat.lastUserText);
-    const reasoning = chat.thinking ? `Simulated reasoning about: ${echo || 'the request'}` : undefined;
-
-    if (provider === 'kimi' && chat.kimiWebSearch && d.search !== undefined && chat.searchRounds < d.search) {
-      const tokens = 1000 + echo.length;
-      const args = JSON.stringify({
-        search_result: { search_id: `sim-${this.ids.hex(16)}` },
-        usage: { total_tokens: tokens },
-      });
-      const call: WireToolCall = {
-        id: `call_${this.ids.hex(24)}`,
-        type: 'builtin_function',
-        function: { name: KIMI_WEB_SEARCH, arguments: args },
-      };
-      return this.completion(chat, base, {
-        content: '',
-        reasoning,
-        toolCalls: [call],
-        finishReason: 'tool_calls',
-        extraCompletionTokens: estimateTokens(args.length),
-        searched: false,
-      });
-    }
-
-    const grounded = provider === 'kimi' && chat.searchRounds > 0;
-    let content = d.tokens !== undefined ? fillerWords(d.tokens) : `SIM ${chat.model.id}: ${echo}`;
-    let webSearch: SimCompletion['webSearch'];
-    if (chat.glmWebSearch) {
-      webSearch = glmSearchResults(
-        chat.glmWebSearch.query ?? echo,
-        Math.min(Math.max(chat.glmWebSearch.count ?? 2, 1), 10),
-      );
-      if (d.tokens === undefined) content += ' [ref_1]';
-    }
-    if (grounded && d.tokens === undefined) content += ` (grounded in ${chat.searchRounds} web search)`;
-    if (chat.images > 0 && d.tokens === undefined)
-      content += ` (saw ${chat.images} image${chat.images > 1 ? 's' : ''})`;
-    let finishReason = d.finish ?? 'stop';
-    if (chat.contextExceeded) {
-      content = '';
-      finishReason = 'model_context_window_exceeded';
-    } else if (d.filter !== undefined) {
-      // Only GLM output moderation reaches here: it stops generation mid-answer with HTTP 200 (docs/providers.md §2.5).
-      content = splitWords(content).slice(0, 2).join('');
-      finishReason = 'sensitive';
-    }
-    return this.completion(chat, base, {
-      content,
-      reasoning: chat.contextExceeded ? undefined : reasoning,
-      toolCalls: [],
-      finishReason,
-      webSearch,
-      searched: webSearch !== undefined || grounded,
-      truncatable: d.finish === undefined,
-    });
-  }
-
-  private completion(
-    chat: ValidatedChat,
-    base: Pick<SimCompletion, 'id' | 'created' | 'model'>,
-    parts: {
-      content: string;
-      reasoning?: string;
-      toolCalls: WireToolCall[];
-      finishReason: string;
-      webSearch?: SimCompletion['webSearch'];
-      extraCompletionTokens?: number;
-      searched: boolean;
-      truncatable?: boolean;
-    },
-  ): ChatPlan {
-    let reasoningWords = splitWords(parts.reasoning ?? '');
-    let contentWords = splitWords(parts.content);
-    let finishReason = parts.finishReason;
-    const budget = chat.maxTokens;
-    if (parts.truncatable && budget !== undefined && reasoningWords.length + contentWords.length > budget) {
-      reasoningWords = reasoningWords.slice(0, budget);
-      contentWords = contentWords.slice(0, budget - reasoningWords.length);
-      finishReason = 'length';
-    }
-    const completion: SimCompletion = {
-      ...base,
-      content: contentWords.join(''),
-      reasoning: parts.reasoning === undefined ? undefined : reasoningWords.join(''),
-      toolCalls: parts.toolCalls,
-      finishReason,
-      promptTokens: chat.promptTokens,
-      completionTokens: reasoningWords.length + contentWords.length + (parts.extraCompletionTokens ?? 0),
-      webSearch: parts.webSearch,
-    };
-    return { kind: 'completion', completion, searched: parts.searched, headers: {} };
-  }
-
-  private takeScript(provider: SimProvider, model: string): ScriptedResponse | undefined {
-    const queue = this.scripts[provider];
-    const index = queue.findIndex((s) => s.model === undefined || s.model === model);
-    return index < 0 ? undefined : queue.splice(index, 1)[0];
-  }
-
-  private fromScript(
-    provider: SimProvider,
-    chat: ValidatedChat,
-    s: ScriptedResponse,
-    base: Pick<SimCompletion, 'id' | 'created' | 'model'>,
-  ): ChatPlan {
-    const status = s.status ?? 200;
-    const headers = s.headers ?? {};
-    if (status !== 200) {
-      if (s.rawBody !== undefined) {
-        const contentType = s.rawBody.trimStart().startsWith('<') ? 'text/html' : 'text/plain';
-        return { kind: 'error', error: new SimHttpError(status, undefined, headers, { text: s.rawBody, contentType }) };
-      }
-      const body = s.errorBody ?? SIM_ERRORS[provider].injected(status, 1).body;
-      return { kind: 'error', error: new SimHttpError(status, body, headers) };
-    }
-    if (s.rawBody !== undefined) return { kind: 'raw', status, text: s.rawBody, headers };
-
-    const toolCalls: WireToolCall[] = (s.toolCalls ?? []).map((t) => ({
-      id: t.id ?? `call_${this.ids.hex(24)}`,
-      type: t.type ?? (provider === 'kimi' && t.name.startsWith('$') ? 'builtin_function' : 'function'),
-      function: { name: t.name, arguments: t.arguments },
-    }));
-    const content = s.content ?? '';
-    const completion: SimCompletion = {
-      ...base,
-      content,
-      reasoning: s.reasoning,
-      toolCalls,
-      finishReason: s.finishReason ?? (toolCalls.length > 0 ? 'tool_calls' : 'stop'),
-      promptTokens: s.usage?.prompt_tokens ?? chat.promptTokens,
-      completionTokens:
-        s.usage?.completion_tokens ??
-        splitWords(content).length +
-          splitWords(s.reasoning ?? '').length +
-          toolCalls.reduce((n, t) => n + estimateTokens(t.function.arguments.length), 0),
-    };
-    return { kind: 'completion', completion, searched: false, headers };
-  }
-}
-
-/** Input moderation (and Kimi's, which has no finish-reason form) rejects before any byte of the answer. */
-function filteredBeforeAnswer(provider: SimProvider, stream: boolean, d: SimDirectives): boolean {
-  if (d.filter === undefined) return false;
-  if (provider === 'kimi' || d.filter === 'input') return true;
-  return d.filter === 'auto' && !stream;
-}
-
-/** Latencies of a request that arrived at a busy provider (simulator.capacity.ts). */
-function stretched(lat: SimLatency, by: number): SimLatency {
-  if (by === 1) return lat;
-  return {
-    ttftMs: lat.ttftMs * by,
-    interTokenMs: lat.interTokenMs * by,
-    thinkingMs: lat.thinkingMs * by,
-    webSearchMs: lat.webSearchMs * by,
-  };
 }
 
 /** `/files`, `/files/{id}` or `/files/{id}/content`, with the methods each takes. */

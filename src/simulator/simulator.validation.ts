@@ -1,4 +1,4 @@
-import { stableJson } from '../../common/stable-json';
+import { stableJson } from '../common/stable-json';
 import { SIM_ERRORS, SimErrorDialect } from './simulator.errors';
 import { findSimModel } from './simulator.models';
 import { estimateTokens } from './simulator.text';

@@ -1,0 +1,140 @@
+import 'reflect-metadata';
+import { Logger } from '@nestjs/common';
+import { ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { join } from 'node:path';
+import { ENV_CLASSES } from '../src/config/app-config.module';
+import { ConfigValidationError, validateAll } from '../src/config/validate-config';
+import { toProvidersConfig, ProvidersEnv } from '../src/providers/providers.config';
+import { parseEnv } from '../src/config/validate-config';
+import { standaloneSimulatorConfig } from '../src/simulator/simulator.config';
+import { startTestDaemon } from './support/daemon';
+import { waitFor } from './support/wait';
+
+const MAIN = join(__dirname, '..', 'dist', 'simulator', 'simulator.main.js');
+const NO_KEYS = { GLM_API_KEY: '', ZHIPUAI_API_KEY: '', KIMI_API_KEY: '', MOONSHOT_API_KEY: '' };
+
+interface CapacityView {
+  glm: { capacity: number | null };
+  kimi: { capacity: number | null };
+}
+
+function thrown(fn: () => unknown): ConfigValidationError {
+  try {
+    fn();
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigValidationError);
+    return err as ConfigValidationError;
+  }
+  throw new Error('expected a ConfigValidationError, nothing was thrown');
+}
+
+describe('simulator config', () => {
+  it('the standalone simulator defaults to 127.0.0.1:8090 at full latency with unlimited capacity', () => {
+    expect(standaloneSimulatorConfig({})).toEqual({
+      port: 8090,
+      host: '127.0.0.1',
+      speed: 1,
+      capacity: { glm: undefined, kimi: undefined },
+    });
+    expect(
+      standaloneSimulatorConfig({ SIM_PORT: '0', SIM_SPEED: '0.5', SIM_HOST: '::1', SIM_KIMI_CAPACITY: '4' }),
+    ).toEqual({ port: 0, host: '::1', speed: 0.5, capacity: { glm: undefined, kimi: 4 } });
+  });
+
+  it('names every bad SIM_* variable in one error', () => {
+    const err = thrown(() =>
+      standaloneSimulatorConfig({ SIM_PORT: '70000', SIM_SPEED: '-1', SIM_GLM_CAPACITY: '0', SIM_KIMI_CAPACITY: 'x' }),
+    );
+    expect(err.problems.map((p) => p.split('=')[0]).sort()).toEqual([
+      'SIM_GLM_CAPACITY',
+      'SIM_KIMI_CAPACITY',
+      'SIM_PORT',
+      'SIM_SPEED',
+    ]);
+  });
+
+  it('the daemon validates the embedded simulator capacity at boot, and never reads SIM_PORT', () => {
+    const err = thrown(() => validateAll(ENV_CLASSES, { SIM_GLM_CAPACITY: '0' }));
+    expect(err.message).toContain('SIM_GLM_CAPACITY');
+    expect(() => validateAll(ENV_CLASSES, { SIM_PORT: 'not a port', SIM_SPEED: 'fast' })).not.toThrow();
+  });
+
+  it('the providers simulate when asked, or in auto mode with no key at all', () => {
+    const simulate = (env: Record<string, string>) => toProvidersConfig(parseEnv(ProvidersEnv, env)).simulate;
+    expect(simulate({})).toBe(true);
+    expect(simulate({ KIMI_API_KEY: 'k' })).toBe(false);
+    expect(simulate({ MOONSHOT_API_KEY: 'k' })).toBe(false);
+    expect(simulate({ EXAI_PROVIDERS_MODE: 'simulated', GLM_API_KEY: 'k' })).toBe(true);
+    expect(simulate({ EXAI_PROVIDERS_MODE: 'real', GLM_API_KEY: 'k' })).toBe(false);
+  });
+});
+
+describe('npm run simulator (dist/simulator/simulator.main.js)', () => {
+  const children: ChildProcess[] = [];
+  afterEach(async () => {
+    for (const child of children.splice(0)) {
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGTERM');
+        await once(child, 'exit');
+      }
+    }
+  });
+
+  function run(env: Record<string, string>): { child: ChildProcess; output: () => string } {
+    let out = '';
+    const child = spawn(process.execPath, [MAIN], {
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    children.push(child);
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    return { child, output: () => out };
+  }
+
+  it('listens where SIM_PORT and SIM_HOST say, with the SIM_*_CAPACITY it was given', async () => {
+    const sim = run({ SIM_PORT: '0', SIM_HOST: '127.0.0.1', SIM_SPEED: '0', SIM_GLM_CAPACITY: '2' });
+    let url = '';
+    await waitFor(
+      () => {
+        url = /POST (http:\/\/127\.0\.0\.1:\d+)\/sim\/capacity/.exec(sim.output())?.[1] ?? '';
+        return url !== '';
+      },
+      15_000,
+      'the simulator listening',
+    );
+    expect(sim.output()).toContain('speed 0, capacity GLM 2 Kimi unlimited');
+    const view = (await (await fetch(`${url}/sim/capacity`)).json()) as CapacityView;
+    expect([view.glm.capacity, view.kimi.capacity]).toEqual([2, null]);
+  });
+
+  it('refuses a bad SIM_PORT with a message naming it, and exits 1', async () => {
+    const sim = run({ SIM_PORT: '99999' });
+    const [code] = (await once(sim.child, 'exit')) as [number | null];
+    expect(code).toBe(1);
+    expect(sim.output()).toMatch(/Provider simulator failed to start: Invalid configuration:\s+- SIM_PORT=/);
+  });
+});
+
+describe('the daemon’s embedded simulator', () => {
+  it('starts with SIM_GLM_CAPACITY / SIM_KIMI_CAPACITY from the simulator config', async () => {
+    const warn = jest.spyOn(Logger.prototype, 'warn');
+    const d = await startTestDaemon({
+      ...NO_KEYS,
+      EXAI_PROVIDERS_MODE: 'simulated',
+      SIM_GLM_CAPACITY: '3',
+      SIM_KIMI_CAPACITY: '5',
+    });
+    try {
+      const line = warn.mock.calls.map(([m]) => String(m)).find((m) => m.startsWith('SIMULATED PROVIDERS'));
+      expect(line).toMatch(/^SIMULATED PROVIDERS: EXAI_PROVIDERS_MODE=simulated; GLM and Kimi answer from/);
+      const url = /embedded simulator at (http:\/\/127\.0\.0\.1:\d+)/.exec(line ?? '')?.[1];
+      const view = (await (await fetch(`${url}/sim/capacity`)).json()) as CapacityView;
+      expect([view.glm.capacity, view.kimi.capacity]).toEqual([3, 5]);
+    } finally {
+      await d.close();
+      warn.mockRestore();
+    }
+  });
+});
