@@ -7,7 +7,7 @@ import { parseEnv } from '../src/config/validate-config';
 import { ModelSelectionCache } from '../src/routing/model-selection.cache';
 import { routingConfig, RoutingEnv, toRoutingConfig } from '../src/routing/routing.config';
 import { ROUTING_CLOCK } from '../src/routing/routing.constants';
-import { primaryRoute, RouteFeatures } from '../src/routing/routing.rules';
+import { routeFor, RouteFeatures } from '../src/routing/routing.rules';
 import { RoutingService } from '../src/routing/routing.service';
 
 const config = toRoutingConfig(parseEnv(RoutingEnv, {}));
@@ -20,46 +20,65 @@ const f = (tool: string, over: Partial<RouteFeatures> = {}): RouteFeatures => ({
 });
 
 describe('routing rules', () => {
+  // Rules name models only; who serves a model is the provider registry's answer (below).
   it.each([
-    ['thinkdeep', f('thinkdeep'), 'KIMI', 'kimi-k2-thinking', true],
-    ['thinkdeep with web', f('thinkdeep', { web: true }), 'KIMI', 'kimi-k2-thinking', true],
-    ['kimi_* tools', f('kimi_chat_with_tools'), 'KIMI', 'kimi-k2-turbo-preview', false],
-    ['chat', f('chat'), 'GLM', 'glm-4.5-flash', false],
-    ['chat with web', f('chat', { web: true }), 'GLM', 'glm-4.5-flash', false],
-    ['chat thinking medium+', f('chat', { deep: true }), 'GLM', 'glm-4.6', true],
-    ['glm_web_search', f('glm_web_search', { web: true }), 'GLM', 'glm-4.5-flash', false],
-    ['a prompt over the GLM window', f('chat', { long: true }), 'KIMI', 'kimi-k2-0905-preview', false],
-    ['a long thinkdeep prompt', f('thinkdeep', { long: true }), 'KIMI', 'kimi-k2-0905-preview', false],
+    ['thinkdeep', f('thinkdeep'), 'kimi-k2-thinking', true, 'glm-4.6'],
+    ['thinkdeep with web', f('thinkdeep', { web: true }), 'kimi-k2-thinking', true, 'glm-4.6'],
+    ['kimi_* tools', f('kimi_chat_with_tools'), 'kimi-k2-turbo-preview', false, 'glm-4.5-flash'],
+    ['chat', f('chat'), 'glm-4.5-flash', false, 'kimi-k2-turbo-preview'],
+    ['chat with web', f('chat', { web: true }), 'glm-4.5-flash', false, 'kimi-k2-turbo-preview'],
+    ['chat thinking medium+', f('chat', { deep: true }), 'glm-4.6', true, 'kimi-k2-thinking'],
+    ['glm_web_search', f('glm_web_search', { web: true }), 'glm-4.5-flash', false, 'kimi-k2-turbo-preview'],
+    ['a prompt over the GLM window', f('chat', { long: true }), 'kimi-k2-0905-preview', false, 'glm-4.6'],
+    ['a long thinkdeep prompt', f('thinkdeep', { long: true }), 'kimi-k2-0905-preview', false, 'glm-4.6'],
     [
       'a workflow expert call (codereview)',
       f('codereview', { deep: true, web: true }),
-      'KIMI',
       'kimi-k2-thinking',
       true,
+      'glm-4.6',
     ],
-    ['a consensus model given as auto', f('consensus'), 'KIMI', 'kimi-k2-thinking', true],
-    ['planner never routes a model, so it is an ordinary tool', f('planner'), 'GLM', 'glm-4.5-flash', false],
-  ])('%s', (_label, features, provider, model, thinking) => {
-    expect(primaryRoute(features, config)).toMatchObject({ provider, model, thinking });
+    ['a consensus model given as auto', f('consensus'), 'kimi-k2-thinking', true, 'glm-4.6'],
+    [
+      'planner never routes a model, so it is an ordinary tool',
+      f('planner'),
+      'glm-4.5-flash',
+      false,
+      'kimi-k2-turbo-preview',
+    ],
+  ])('%s', (_label, features, model, thinking, fallback) => {
+    const route = routeFor(features, config);
+    expect(route).toMatchObject({ model, thinking, fallback: { tier: route.tier, model: fallback, thinking } });
   });
 });
 
 describe('RoutingService', () => {
   let now = 0;
-  const available = { GLM: true, KIMI: true };
-  function fakeProvider(id: 'GLM' | 'KIMI'): LlmProvider {
+  const available: Record<string, boolean> = { GLM: true, KIMI: true };
+  const MODELS: Record<string, string[]> = {
+    GLM: ['glm-4.5-flash', 'glm-4.6'],
+    KIMI: ['kimi-k2-turbo-preview', 'kimi-k2-thinking', 'kimi-k2-0905-preview'],
+  };
+  function fakeProvider(id: string): LlmProvider {
     return { id, isAvailable: () => available[id] } as unknown as LlmProvider;
   }
 
-  async function make() {
-    const providers = [fakeProvider('GLM'), fakeProvider('KIMI')];
-    const registry = { all: () => providers, get: (id: string) => providers.find((p) => p.id === id) };
+  async function make(routing = config, ids = ['GLM', 'KIMI']) {
+    const providers = ids.map(fakeProvider);
+    const registry = {
+      all: () => providers,
+      get: (id: string) => providers.find((p) => p.id === id),
+      resolveModel: (model: string) => {
+        const provider = providers.find((p) => MODELS[p.id].includes(model));
+        return provider && { provider, model: { id: model } };
+      },
+    };
     const moduleRef = await Test.createTestingModule({
       providers: [
         RoutingService,
         ModelSelectionCache,
         MetricsService,
-        { provide: routingConfig.KEY, useValue: config },
+        { provide: routingConfig.KEY, useValue: routing },
         { provide: ROUTING_CLOCK, useValue: () => now },
         { provide: LlmProviderRegistry, useValue: registry },
       ],
@@ -135,6 +154,27 @@ describe('RoutingService', () => {
     expect(neither).not.toHaveProperty('fallbackFrom');
   });
 
+  it('routes to whichever provider serves the configured model, an extension provider included', async () => {
+    MODELS.LOCAL = ['local-gate'];
+    available.LOCAL = true;
+    available.GLM = false;
+    const { routing } = await make({ ...config, glmSpeedModel: 'local-gate' }, ['GLM', 'KIMI', 'LOCAL']);
+    expect(routing.resolve(f('chat'))).toMatchObject({ provider: 'LOCAL', model: 'local-gate', fromCache: false });
+    expect(routing.resolve(f('chat'))).toMatchObject({ provider: 'LOCAL', fromCache: true });
+    // Its circuit opening sends the tier to the other model's provider, as for ours.
+    available.LOCAL = false;
+    expect(routing.resolve(f('chat'))).toMatchObject({
+      provider: 'KIMI',
+      model: 'kimi-k2-turbo-preview',
+      fallbackFrom: 'LOCAL',
+    });
+  });
+
+  it('treats a routed model no provider serves as unusable, and falls back', async () => {
+    const { routing } = await make({ ...config, glmSpeedModel: 'glm-unknown' });
+    expect(routing.resolve(f('chat'))).toMatchObject({ provider: 'KIMI', model: 'kimi-k2-turbo-preview' });
+  });
+
   it('stays bounded', async () => {
     const small = { ...config, cacheMaxEntries: 2 };
     const moduleRef = await Test.createTestingModule({
@@ -145,7 +185,7 @@ describe('RoutingService', () => {
       ],
     }).compile();
     const cache = moduleRef.get(ModelSelectionCache);
-    for (const tool of ['a', 'b', 'c', 'd']) cache.set(tool, { ...primaryRoute(f(tool), config), fromCache: true });
+    for (const tool of ['a', 'b', 'c', 'd']) cache.set(tool, { ...routeFor(f(tool), config), fromCache: true });
     expect(cache.size).toBe(2);
   });
 });

@@ -1,7 +1,6 @@
 import type { RoutingConfig } from './routing.config';
 
 export type Tier = 'speed' | 'quality' | 'long';
-export type RoutedProvider = 'GLM' | 'KIMI';
 
 /** What decides the route; never the prompt text itself, so it is a good cache key. */
 export interface RouteFeatures {
@@ -15,12 +14,22 @@ export interface RouteFeatures {
 
 export interface RouteChoice {
   tier: Tier;
-  provider: RoutedProvider;
   model: string;
   thinking: boolean;
 }
 
+/**
+ * A rule's answer: the model to use and, when the provider serving it is
+ * unusable, the model of the same tier on the other provider. Rules name
+ * models only; the provider registry says who serves each.
+ */
+export interface Route extends RouteChoice {
+  fallback: RouteChoice;
+}
+
 export interface RouteDecision extends RouteChoice {
+  /** The id of the provider serving `model`; unset when no provider serves it. */
+  provider?: string;
   fromCache: boolean;
   /** Set when the preferred provider was unusable and the other one took the call. */
   fallbackFrom?: string;
@@ -43,26 +52,22 @@ const EXPERT_TOOLS = new Set([
   'consensus',
 ]);
 
-/** The design's routing rules, in order. */
-export function primaryRoute(f: RouteFeatures, c: RoutingConfig): RouteChoice {
-  if (f.long) return { tier: 'long', provider: 'KIMI', model: c.kimiLongContextModel, thinking: false };
+/**
+ * The design's routing rules, in order. Each falls back to the same tier on
+ * the other provider: speed ↔ speed, quality ↔ quality; long context falls
+ * back to GLM quality.
+ */
+export function routeFor(f: RouteFeatures, c: RoutingConfig): Route {
+  if (f.long) return route('long', false, c.kimiLongContextModel, c.glmQualityModel);
   if (f.tool === 'thinkdeep' || EXPERT_TOOLS.has(f.tool))
-    return { tier: 'quality', provider: 'KIMI', model: c.kimiQualityModel, thinking: true };
-  if (f.tool.startsWith('kimi_')) return { tier: 'speed', provider: 'KIMI', model: c.kimiSpeedModel, thinking: false };
-  if (f.tool === 'chat' && f.deep)
-    return { tier: 'quality', provider: 'GLM', model: c.glmQualityModel, thinking: true };
-  return { tier: 'speed', provider: 'GLM', model: c.glmSpeedModel, thinking: false };
+    return route('quality', true, c.kimiQualityModel, c.glmQualityModel);
+  if (f.tool.startsWith('kimi_')) return route('speed', false, c.kimiSpeedModel, c.glmSpeedModel);
+  if (f.tool === 'chat' && f.deep) return route('quality', true, c.glmQualityModel, c.kimiQualityModel);
+  return route('speed', false, c.glmSpeedModel, c.kimiSpeedModel);
 }
 
-/** The same tier on the other provider: speed ↔ speed, quality ↔ quality; long context falls back to GLM quality. */
-export function fallbackRoute(primary: RouteChoice, c: RoutingConfig): RouteChoice {
-  if (primary.provider === 'GLM') {
-    return primary.tier === 'quality'
-      ? { tier: 'quality', provider: 'KIMI', model: c.kimiQualityModel, thinking: true }
-      : { tier: primary.tier, provider: 'KIMI', model: c.kimiSpeedModel, thinking: false };
-  }
-  if (primary.tier === 'speed') return { tier: 'speed', provider: 'GLM', model: c.glmSpeedModel, thinking: false };
-  return { tier: primary.tier, provider: 'GLM', model: c.glmQualityModel, thinking: primary.thinking };
+function route(tier: Tier, thinking: boolean, model: string, fallback: string): Route {
+  return { tier, model, thinking, fallback: { tier, model: fallback, thinking } };
 }
 
 export function cacheKey(f: RouteFeatures): string {

@@ -1,10 +1,11 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { ConfigType } from '@nestjs/config';
 import { MetricsService } from '../metrics/metrics.service';
+import type { LlmProvider } from '../providers/llm-provider';
 import { LlmProviderRegistry } from '../providers/llm-provider-registry.service';
 import { ModelSelectionCache } from './model-selection.cache';
 import { routingConfig } from './routing.config';
-import { cacheKey, fallbackRoute, primaryRoute, RouteDecision, RouteFeatures } from './routing.rules';
+import { cacheKey, RouteChoice, RouteDecision, RouteFeatures, routeFor } from './routing.rules';
 
 /**
  * Resolves `model: "auto"`: rules first, then the cache; a provider that is
@@ -39,17 +40,19 @@ export class RoutingService {
       return cached;
     }
     this.missCounter.inc();
-    const primary = primaryRoute(features, this.config);
-    if (this.usable(primary.provider)) {
+    const { fallback, ...primary } = routeFor(features, this.config);
+    const preferred = this.providerOf(primary);
+    if (preferred?.isAvailable()) {
       // Stored as the decision a later hit returns, so a hit allocates nothing.
-      this.cache.set(key, Object.freeze({ ...primary, fromCache: true }));
-      return { ...primary, fromCache: false };
+      this.cache.set(key, Object.freeze({ ...primary, provider: preferred.id, fromCache: true }));
+      return { ...primary, provider: preferred.id, fromCache: false };
     }
-    const fallback = fallbackRoute(primary, this.config);
-    if (!this.usable(fallback.provider)) return { ...primary, fromCache: false };
+    const other = this.providerOf(fallback);
+    if (!other?.isAvailable()) return { ...primary, provider: preferred?.id, fromCache: false };
     // Not cached: the preferred provider should win again as soon as it recovers.
-    this.logger.warn(`Routing ${features.tool} to ${fallback.model}: ${primary.provider} is unavailable`);
-    return { ...fallback, fromCache: false, fallbackFrom: primary.provider };
+    const from = preferred?.id ?? `the provider of ${primary.model} (none serves it)`;
+    this.logger.warn(`Routing ${features.tool} to ${fallback.model}: ${from} is unavailable`);
+    return { ...fallback, provider: other.id, fromCache: false, fallbackFrom: preferred?.id };
   }
 
   snapshot(): {
@@ -70,8 +73,9 @@ export class RoutingService {
     };
   }
 
-  private usable(provider: string): boolean {
-    return this.providers.get(provider)?.isAvailable() ?? false;
+  /** The provider serving the route's model, ours or an extension's; rules never name one. */
+  private providerOf(route: RouteChoice): LlmProvider | undefined {
+    return this.providers.resolveModel(route.model)?.provider;
   }
 
   /** Drops a provider's entries once, when it turns unusable (circuit opened). */
