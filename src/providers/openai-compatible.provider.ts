@@ -50,12 +50,12 @@ export interface ParsedError {
 const MAX_ERROR_BODY = 64 * 1024;
 
 /**
- * Shared client for OpenAI-compatible chat APIs, on node:http (see
- * HttpTransport) and our own SSE parser rather than the openai SDK: the SDK's
- * retries and timeouts would fight our single deadline budget, its types drop
- * `reasoning_content`, GLM's top-level `web_search` and Kimi's
- * usage-in-choices, and this way an abort closes the upstream socket directly
- * and every chunk can be watched for an idle stall.
+ * Shared client for OpenAI-compatible chat APIs, on undici's pooled
+ * request() (see HttpTransport) and our own SSE parser rather than the
+ * openai SDK: the SDK's retries and timeouts would fight our single deadline
+ * budget, its types drop `reasoning_content`, GLM's top-level `web_search`
+ * and Kimi's usage-in-choices, and this way an abort closes the upstream
+ * socket directly and every chunk can be watched for an idle stall.
  */
 export abstract class OpenAiCompatibleLlmProvider extends LlmProvider {
   /** How logs and messages name this provider (`Kimi` for id `KIMI`). */
