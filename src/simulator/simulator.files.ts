@@ -1,4 +1,6 @@
+import type { ServerResponse } from 'node:http';
 import { SIM_ERRORS } from './simulator.errors';
+import { writeJson } from './simulator.exchange';
 import type { SimProvider } from './simulator.types';
 
 /** A file held by the simulated Files API. */
@@ -129,4 +131,76 @@ export function parseMultipart(contentType: string | undefined, body: Buffer): M
     else if (name !== undefined) form.fields[name] = content.toString('utf8');
     pos = next;
   }
+}
+
+/** `/files`, `/files/{id}` or `/files/{id}/content`, with the methods each takes. */
+export function filesRoute(rel: string): { id?: string; content: boolean; methods: string[] } | undefined {
+  if (rel === '/files') return { content: false, methods: ['GET', 'POST'] };
+  const m = /^\/files\/([^/]+)(\/content)?$/.exec(rel);
+  if (!m) return undefined;
+  const id = decodeURIComponent(m[1]);
+  return m[2] ? { id, content: true, methods: ['GET'] } : { id, content: false, methods: ['GET', 'DELETE'] };
+}
+
+/** One authenticated Files API request, already matched by `filesRoute`. */
+export interface FilesRequest {
+  provider: SimProvider;
+  method: string;
+  id?: string;
+  content: boolean;
+  form?: MultipartForm;
+}
+
+/**
+ * The Files API in each provider's shape: upload, list, retrieve, delete, content.
+ * @throws SimHttpError in the provider's shape for a bad upload or an unknown file.
+ */
+export function serveFiles(
+  store: SimFileStore,
+  { provider, method, id, content, form }: FilesRequest,
+  mint: { newId: () => string; clock: () => number },
+  jsonType: string,
+  res: ServerResponse,
+): void {
+  const errors = SIM_ERRORS[provider];
+  if (id === undefined && method === 'POST') {
+    if (!form) throw errors.invalid('the upload must be multipart/form-data');
+    if (!form.file) throw errors.missing('file');
+    if (!form.fields.purpose) throw errors.missing('purpose');
+    const file = store.add(provider, {
+      id: mint.newId(),
+      filename: form.file.filename,
+      purpose: form.fields.purpose,
+      bytes: form.file.bytes,
+      createdAt: mint.clock(),
+    });
+    return writeJson(res, 200, fileObject(provider, file), jsonType);
+  }
+  if (id === undefined) {
+    const data = store.list(provider).map((f) => fileObject(provider, f));
+    const list = provider === 'glm' ? { object: 'list', data, has_more: false } : { object: 'list', data };
+    return writeJson(res, 200, list, jsonType);
+  }
+  const file = store.get(provider, id);
+  if (content) {
+    if (provider === 'glm') {
+      res.writeHead(200, { 'Content-Type': 'application/octet-stream' });
+      res.end(file.bytes);
+      return;
+    }
+    // Moonshot answers the extracted text wrapped in JSON.
+    const extracted = {
+      content: file.bytes.toString('utf8'),
+      file_type: 'text/plain',
+      filename: file.filename,
+      title: '',
+      type: 'file',
+    };
+    return writeJson(res, 200, extracted, jsonType);
+  }
+  if (method === 'DELETE') {
+    store.delete(provider, id);
+    return writeJson(res, 200, { id, object: 'file', deleted: true }, jsonType);
+  }
+  return writeJson(res, 200, fileObject(provider, file), jsonType);
 }

@@ -10,7 +10,7 @@ import {
   unknownRoute,
 } from './simulator.errors';
 import { readBody, SimExchange, writeError, writeJson } from './simulator.exchange';
-import { fileObject, MultipartForm, parseMultipart, SIM_FILE_LIMITS, SimFileStore } from './simulator.files';
+import { filesRoute, parseMultipart, serveFiles, SIM_FILE_LIMITS, SimFileStore } from './simulator.files';
 import { SimRateLimiter } from './simulator.limits';
 import { SIM_CAPACITY_PATH, SimCapacity } from './simulator.capacity';
 import { SIM_MODEL_CREATED, SIM_MODEL_OWNERS, SIM_MODELS } from './simulator.models';
@@ -264,7 +264,17 @@ export class ProviderSimulator {
     const apiKey = bearer(req.headers.authorization);
     if (apiKey === undefined) throw errors.unauthorized('missing');
     if (!this.keys[provider].has(apiKey)) throw errors.unauthorized('invalid');
-    if (files) return this.serveFiles(provider, method, files.id, files.content, multipart, res);
+    if (files) {
+      const request = { provider, method, id: files.id, content: files.content, form: multipart };
+      const newId = () => (provider === 'glm' ? `file-${this.ids.hex(24)}` : this.ids.hex(20));
+      return serveFiles(
+        this.files,
+        request,
+        { newId, clock: this.clock },
+        this.dialects[provider].jsonContentType,
+        res,
+      );
+    }
     if (!known) throw errors.notFound(path);
 
     switch (known.endpoint) {
@@ -276,64 +286,6 @@ export class ProviderSimulator {
         if (!exchange) throw new SimulatorStateError('chat request without an exchange');
         return this.serveChat(provider, exchange, apiKey, body);
     }
-  }
-
-  /** The Files API in each provider's shape: upload, list, retrieve, delete, content. */
-  private serveFiles(
-    provider: SimProvider,
-    method: string,
-    id: string | undefined,
-    content: boolean,
-    form: MultipartForm | undefined,
-    res: ServerResponse,
-  ): void {
-    const errors = SIM_ERRORS[provider];
-    const type = this.dialects[provider].jsonContentType;
-    if (id === undefined && method === 'POST') {
-      if (!form) throw errors.invalid('the upload must be multipart/form-data');
-      if (!form.file) throw errors.missing('file');
-      if (!form.fields.purpose) throw errors.missing('purpose');
-      const id = provider === 'glm' ? `file-${this.ids.hex(24)}` : this.ids.hex(20);
-      const file = this.files.add(provider, {
-        id,
-        filename: form.file.filename,
-        purpose: form.fields.purpose,
-        bytes: form.file.bytes,
-        createdAt: this.clock(),
-      });
-      return writeJson(res, 200, fileObject(provider, file), type);
-    }
-    if (id === undefined) {
-      const data = this.files.list(provider).map((f) => fileObject(provider, f));
-      return writeJson(
-        res,
-        200,
-        provider === 'glm' ? { object: 'list', data, has_more: false } : { object: 'list', data },
-        type,
-      );
-    }
-    const file = this.files.get(provider, id);
-    if (content) {
-      if (provider === 'glm') {
-        res.writeHead(200, { 'Content-Type': 'application/octet-stream' });
-        res.end(file.bytes);
-        return;
-      }
-      // Moonshot answers the extracted text wrapped in JSON.
-      const extracted = {
-        content: file.bytes.toString('utf8'),
-        file_type: 'text/plain',
-        filename: file.filename,
-        title: '',
-        type: 'file',
-      };
-      return writeJson(res, 200, extracted, type);
-    }
-    if (method === 'DELETE') {
-      this.files.delete(provider, id);
-      return writeJson(res, 200, { id, object: 'file', deleted: true }, type);
-    }
-    return writeJson(res, 200, fileObject(provider, file), type);
   }
 
   private track(res: ServerResponse): SimExchange {
@@ -437,15 +389,6 @@ export class ProviderSimulator {
     }
     return err;
   }
-}
-
-/** `/files`, `/files/{id}` or `/files/{id}/content`, with the methods each takes. */
-function filesRoute(rel: string): { id?: string; content: boolean; methods: string[] } | undefined {
-  if (rel === '/files') return { content: false, methods: ['GET', 'POST'] };
-  const m = /^\/files\/([^/]+)(\/content)?$/.exec(rel);
-  if (!m) return undefined;
-  const id = decodeURIComponent(m[1]);
-  return m[2] ? { id, content: true, methods: ['GET'] } : { id, content: false, methods: ['GET', 'DELETE'] };
 }
 
 function bearer(header: string | undefined): string | undefined {
