@@ -1,109 +1,235 @@
-import { Injectable, Module, type INestApplication } from '@nestjs/common';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { WebSocketServer } from 'ws';
-import { startDaemon } from '../src/app.setup';
-import { ExaiTool } from '../src/tools/exai-tool.decorator';
-import type { ExaiToolHandler, ToolResult } from '../src/tools/tool.types';
+import type WebSocket from 'ws';
+import { BenchProcess } from './bench.process';
 import { helloed, open, request } from './bench.ws';
-import { fmt, nowUs, summarize } from './stats';
+import { fmt, median, nowUs, spread, summarize } from './stats';
+import type { Targets } from './targets';
 
-@ExaiTool({
-  name: 'bench_noop',
-  description: 'Returns at once.',
-  inputSchema: { type: 'object' },
-  cacheable: false,
-})
-@Injectable()
-class NoopTool implements ExaiToolHandler {
-  execute(): Promise<ToolResult> {
-    return Promise.resolve({ content: 'ok' });
-  }
-}
+/** The daemon as agents run it (prod profile, info log), with room for the memory section's connections. */
+const DAEMON_ENV: Record<string, string> = {
+  EXAI_WS_HOST: '127.0.0.1',
+  EXAI_WS_TOKEN: '',
+  LOG_LEVEL: 'info',
+  EXAI_CONCURRENCY_PROFILE: 'prod',
+  EXAI_WS_RATE_LIMIT_PER_SEC: '100000',
+  EXAI_WS_MAX_CONNECTIONS: '3000',
+  EXAI_WS_MAX_CONNECTIONS_PER_IP: '3000',
+};
 
-@Module({ providers: [NoopTool] })
-class BenchToolsModule {}
+const RTT_ROUNDS = 10;
+const RTT_PER_ROUND = 300;
+const RTT_WARMUP = 500;
+const TP_ROUNDS = 3;
+const TP_SECONDS = 3;
+const TP_SESSIONS = 100;
+const IDLE_CONNECTIONS = 2_000;
 
-async function roundTrips(daemonUrl: string): Promise<void> {
-  const echo = createServer();
-  const wss = new WebSocketServer({ server: echo });
-  wss.on('connection', (ws) => ws.on('message', (data) => ws.send((data as Buffer).toString())));
-  await new Promise<void>((r) => echo.listen(0, '127.0.0.1', r));
-  const echoUrl = `ws://127.0.0.1:${(echo.address() as AddressInfo).port}/`;
+const noopCall = (id: string) => `{"op":"call_tool","request_id":"${id}","name":"bench_noop"}`;
+const isResult = (m: string) => m.includes('"call_tool_res"');
 
-  const N = 3_000;
+/**
+ * No-op call_tool round trips next to raw ws echoes, one of each in turn
+ * (which goes first alternates), over several rounds so noise hits both alike.
+ */
+async function roundTrips(daemonUrl: string, echoUrl: string, targets: Targets): Promise<void> {
   const raw = await open(echoUrl);
   const daemon = await helloed(daemonUrl, 'bench-rtt');
-  const rawSamples: number[] = [];
-  const daemonSamples: number[] = [];
-  // Interleaved so that machine noise hits both series alike.
-  for (let i = 0; i < N + 300; i++) {
-    let t0 = nowUs();
-    await request(raw, `{"op":"echo","i":${i}}`, () => true);
-    const rawUs = nowUs() - t0;
-    t0 = nowUs();
-    await request(daemon, JSON.stringify({ op: 'call_tool', request_id: `b${i}`, name: 'bench_noop' }), (m) =>
-      m.includes('"call_tool_res"'),
-    );
-    const daemonUs = nowUs() - t0;
-    if (i >= 300) {
-      rawSamples.push(rawUs);
-      daemonSamples.push(daemonUs);
-    }
+  let n = 0;
+  const rawOnce = async () => {
+    const t0 = nowUs();
+    await request(raw, `{"op":"echo","i":${n}}`, () => true);
+    return nowUs() - t0;
+  };
+  const daemonOnce = async () => {
+    const t0 = nowUs();
+    await request(daemon, noopCall(`b${n++}`), isResult);
+    return nowUs() - t0;
+  };
+  for (let i = 0; i < RTT_WARMUP; i++) {
+    await rawOnce();
+    await daemonOnce();
   }
-  const r = summarize(rawSamples);
-  const d = summarize(daemonSamples);
-  console.log(`raw ws echo round trip (${r.n}): p50 ${fmt(r.p50)} µs, p99 ${fmt(r.p99)} µs`);
-  console.log(
-    `daemon call_tool round trip, no-op tool, concurrency 1 (${d.n}): p50 ${fmt(d.p50)} µs, p99 ${fmt(d.p99)} µs  [target p99 <= 1000 µs]`,
-  );
-  console.log(`  ratio daemon/raw: p50 ${fmt(d.p50 / r.p50, 2)}x, p99 ${fmt(d.p99 / r.p99, 2)}x`);
+  const rawAll: number[] = [];
+  const daemonAll: number[] = [];
+  const p50Ratios: number[] = [];
+  const p99Ratios: number[] = [];
+  for (let r = 0; r < RTT_ROUNDS; r++) {
+    const rawRound: number[] = [];
+    const daemonRound: number[] = [];
+    for (let i = 0; i < RTT_PER_ROUND; i++) {
+      if (i % 2 === 0) {
+        rawRound.push(await rawOnce());
+        daemonRound.push(await daemonOnce());
+      } else {
+        daemonRound.push(await daemonOnce());
+        rawRound.push(await rawOnce());
+      }
+    }
+    const rs = summarize(rawRound);
+    const ds = summarize(daemonRound);
+    p50Ratios.push(ds.p50 / rs.p50);
+    p99Ratios.push(ds.p99 / rs.p99);
+    rawAll.push(...rawRound);
+    daemonAll.push(...daemonRound);
+  }
   raw.close();
   daemon.close();
-  wss.close();
-  echo.close();
+  const r = summarize(rawAll);
+  const d = summarize(daemonAll);
+  console.log(`round trip, concurrency 1, ${RTT_ROUNDS} interleaved rounds of ${RTT_PER_ROUND}:`);
+  console.log(`  raw ws echo (${r.n}): p50 ${fmt(r.p50)} µs, p99 ${fmt(r.p99)} µs`);
+  console.log(`  daemon call_tool, no-op tool (${d.n}): p50 ${fmt(d.p50)} µs, p99 ${fmt(d.p99)} µs`);
+  console.log(
+    `  per-round ratio spread: p50 ${spread(p50Ratios)}x, p99 ${spread(p99Ratios)}x (ratios below are of all samples)`,
+  );
+  targets.line('round trip p50, daemon / raw ws echo', {
+    name: 'round trip p50, daemon / raw ws echo',
+    value: d.p50 / r.p50,
+    kind: 'max',
+    limit: 2,
+    unit: 'x',
+    digits: 2,
+  });
+  targets.line('round trip p99, daemon / raw ws echo', {
+    name: 'round trip p99, daemon / raw ws echo',
+    value: d.p99 / r.p99,
+    kind: 'max',
+    limit: 2,
+    unit: 'x',
+    digits: 2,
+  });
 }
 
-async function throughput(daemonUrl: string, sessions: number, seconds: number): Promise<void> {
-  const clients = await Promise.all(Array.from({ length: sessions }, (_, i) => helloed(daemonUrl, `tp-${i}`)));
-  let done = 0;
-  let overCapacity = 0;
+/** Closed loop: each session sends its next call when the last one's result arrived. */
+async function callsPerSecond(
+  clients: WebSocket[],
+  seconds: number,
+  frame: (i: number, k: number) => string,
+  done: (m: string) => boolean,
+): Promise<number> {
+  let count = 0;
   const until = Date.now() + seconds * 1000;
   const t0 = nowUs();
   await Promise.all(
     clients.map(async (ws, i) => {
-      let k = 0;
-      while (Date.now() < until) {
-        await request(ws, JSON.stringify({ op: 'call_tool', request_id: `t${i}-${k++}`, name: 'bench_noop' }), (m) => {
-          if (!m.includes('"call_tool_res"')) return false;
-          if (m.includes('OVER_CAPACITY')) overCapacity++;
-          return true;
-        });
-        done++;
+      for (let k = 0; Date.now() < until; k++) {
+        await request(ws, frame(i, k), done);
+        count++;
       }
     }),
   );
-  const secs = (nowUs() - t0) / 1e6;
-  console.log(
-    `throughput, ${sessions} concurrent sessions, no-op tool, prod profile: ${fmt(done / secs, 0)} calls/s (${done} calls in ${fmt(secs, 1)} s, ${overCapacity} OVER_CAPACITY)`,
-  );
-  for (const ws of clients) ws.close();
+  return count / ((nowUs() - t0) / 1e6);
 }
 
-/** Round trips against a raw ws echo, then throughput, on an in-process daemon (prod profile). */
-export async function daemonBench(): Promise<void> {
-  process.env.LOG_LEVEL = 'silent';
-  process.env.EXAI_WS_HOST = '127.0.0.1';
-  process.env.EXAI_WS_TOKEN = '';
-  process.env.EXAI_CONCURRENCY_PROFILE = 'prod';
-  process.env.EXAI_WS_RATE_LIMIT_PER_SEC = '100000';
-  process.env.EXAI_WS_MAX_CONNECTIONS_PER_IP = '1000';
-  const app: INestApplication = await startDaemon({ port: 0, extensions: [BenchToolsModule] });
-  const url = (await app.getUrl()).replace(/^http/, 'ws') + '/';
-  try {
-    await roundTrips(url);
-    await throughput(url, 100, 5);
-  } finally {
-    await app.close();
+/** 100 sessions back to back, next to 100 raw echo clients (the load generator's own ceiling), per round. */
+async function throughput(daemonUrl: string, echoUrl: string, targets: Targets): Promise<void> {
+  const sessions = await Promise.all(Array.from({ length: TP_SESSIONS }, (_, i) => helloed(daemonUrl, `tp-${i}`)));
+  const echoes = await Promise.all(Array.from({ length: TP_SESSIONS }, () => open(echoUrl)));
+  let overCapacity = 0;
+  const daemonDone = (m: string) => {
+    if (!isResult(m)) return false;
+    if (m.includes('OVER_CAPACITY')) overCapacity++;
+    return true;
+  };
+  const daemonRates: number[] = [];
+  const echoRates: number[] = [];
+  let round = 0;
+  const daemonRound = async () =>
+    daemonRates.push(await callsPerSecond(sessions, TP_SECONDS, (i, k) => noopCall(`t${round}-${i}-${k}`), daemonDone));
+  const echoRound = async () =>
+    echoRates.push(
+      await callsPerSecond(
+        echoes,
+        TP_SECONDS,
+        (i, k) => `{"op":"echo","i":${i},"k":${k}}`,
+        () => true,
+      ),
+    );
+  for (; round < TP_ROUNDS; round++) {
+    if (round % 2 === 0) {
+      await daemonRound();
+      await echoRound();
+    } else {
+      await echoRound();
+      await daemonRound();
+    }
   }
+  for (const ws of [...sessions, ...echoes]) ws.close();
+  console.log(
+    `throughput, ${TP_SESSIONS} concurrent sessions, ${TP_ROUNDS} interleaved rounds of ${TP_SECONDS} s (median, spread):`,
+  );
+  console.log(
+    `  raw ws echo, ${TP_SESSIONS} clients: ${fmt(median(echoRates), 0)} msgs/s (${spread(echoRates, 0)})  the load generator's ceiling`,
+  );
+  console.log(
+    `  daemon, no-op tool, prod profile: ${fmt(median(daemonRates), 0)} calls/s (${spread(daemonRates, 0)}), ${overCapacity} OVER_CAPACITY`,
+  );
+  targets.line(`throughput at ${TP_SESSIONS} sessions`, {
+    name: `throughput at ${TP_SESSIONS} sessions, no-op tool`,
+    value: median(daemonRates),
+    kind: 'min',
+    limit: 8000,
+    unit: 'calls/s',
+    digits: 0,
+  });
+}
+
+/**
+ * RSS of a fresh daemon before and after 2,000 connections that said hello
+ * and then sit idle, each measured after two full GCs in the daemon.
+ */
+async function idleMemory(targets: Targets): Promise<void> {
+  const daemon = await BenchProcess.start('noop-daemon.main.js', DAEMON_ENV);
+  const sockets: WebSocket[] = [];
+  try {
+    // Warm the daemon's code paths so the baseline includes what any connection needs once.
+    const warm = await Promise.all(Array.from({ length: 50 }, (_, i) => helloed(daemon.url, `warm-${i}`)));
+    for (const ws of warm) ws.close();
+    await new Promise((r) => setTimeout(r, 500));
+    const before = await daemon.memory();
+    // In batches below EXAI_WS_MAX_PENDING_HELLOS, as agents arrive, not as a flood.
+    for (let i = 0; i < IDLE_CONNECTIONS; i += 100) {
+      const batch = Array.from({ length: Math.min(100, IDLE_CONNECTIONS - i) }, (_, j) =>
+        helloed(daemon.url, `idle-${i + j}`),
+      );
+      sockets.push(...(await Promise.all(batch)));
+    }
+    await new Promise((r) => setTimeout(r, 1000));
+    const after = await daemon.memory();
+    const perConnKb = (after.rss - before.rss) / IDLE_CONNECTIONS / 1024;
+    console.log(
+      `idle connections (${IDLE_CONNECTIONS} after hello, fresh daemon): RSS ${fmt(before.rss / 2 ** 20)} → ${fmt(after.rss / 2 ** 20)} MiB, ` +
+        `heap ${fmt(before.heapUsed / 2 ** 20)} → ${fmt(after.heapUsed / 2 ** 20)} MiB ` +
+        `(heap ${fmt((after.heapUsed - before.heapUsed) / IDLE_CONNECTIONS / 1024, 2)} KB each)`,
+    );
+    targets.line('RSS per idle connection', {
+      name: `RSS per idle connection, over ${IDLE_CONNECTIONS}`,
+      value: perConnKb,
+      kind: 'max',
+      limit: 8,
+      unit: 'KB',
+      digits: 2,
+    });
+  } finally {
+    for (const ws of sockets) ws.terminate();
+    await daemon.stop();
+  }
+}
+
+/**
+ * Round trips against a raw ws echo, throughput, and idle memory. The daemon
+ * and the echo server run in their own processes; this one only drives them.
+ */
+export async function daemonBench(targets: Targets): Promise<void> {
+  console.log('');
+  const [daemon, echo] = await Promise.all([
+    BenchProcess.start('noop-daemon.main.js', DAEMON_ENV),
+    BenchProcess.start('echo-server.main.js', {}),
+  ]);
+  try {
+    await roundTrips(daemon.url, echo.url, targets);
+    await throughput(daemon.url, echo.url, targets);
+  } finally {
+    await Promise.all([daemon.stop(), echo.stop()]);
+  }
+  await idleMemory(targets);
 }

@@ -5,12 +5,17 @@ import { daemonBench } from './daemon.bench';
 import { providerBench } from './provider.bench';
 import { redisBench } from './redis.bench';
 import { routingBench } from './routing.bench';
+import { Targets } from './targets';
 
 // Benchmarks print figures and ratios; they never assert on time. Timings on
 // a shared 2-core machine are noisy, so compare the ratios within one run.
 
-/** Every section, in the order a full run prints them. */
-const SECTIONS: Record<string, () => void | Promise<void>> = {
+/**
+ * Every section, in the order a full run prints them. A section that measures
+ * an issue-17 target records it with `targets.line(label, check)` (figure,
+ * target and PASS/MISS on one line); the run ends with all of them.
+ */
+const SECTIONS: Record<string, (targets: Targets) => void | Promise<void>> = {
   admission: admissionBench,
   redis: redisBench,
   routing: routingBench,
@@ -28,9 +33,11 @@ async function main(): Promise<void> {
     process.exit(2);
   }
   console.log(`EXAI Gateway benchmarks — node ${process.version}, ${new Date().toISOString()}`);
+  const targets = new Targets();
   for (const [name, section] of Object.entries(SECTIONS)) {
-    if (asked.length === 0 || asked.includes(name)) await section();
+    if (asked.length === 0 || asked.includes(name)) await section(targets);
   }
+  targets.summary();
 }
 
 main().catch((err: unknown) => {

@@ -20,3 +20,12 @@ export function fmt(x: number, digits = 1): string {
 export function nowUs(): number {
   return Number(process.hrtime.bigint()) / 1000;
 }
+
+/** Smallest and largest of a per-round figure, printed as the spread across rounds. */
+export function spread(values: number[], digits = 2): string {
+  return `${fmt(Math.min(...values), digits)}–${fmt(Math.max(...values), digits)}`;
+}
+
+export function median(values: number[]): number {
+  return summarize(values).p50;
+}
