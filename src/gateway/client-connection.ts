@@ -1,6 +1,7 @@
-import { Subject } from 'rxjs';
+import type { Writable } from 'node:stream';
 import type { WebSocket } from 'ws';
 import { TokenBucket } from './rate-limiter';
+import type { WriteCoalescer } from './write-coalescer';
 
 export type ConnectionPhase = 'awaiting_hello' | 'ready' | 'closing';
 
@@ -11,6 +12,8 @@ export interface OutboundPolicy {
   onDropped(conn: ClientConnection): void;
   /** A frame that must reach the client found the buffer full; the connection has to go. */
   onOverflow(conn: ClientConnection, queuedBytes: number): void;
+  /** Joins the frames sent in one turn into one socket write. */
+  coalescer: WriteCoalescer;
 }
 
 /** Progress frames (notes, tool progress, heartbeats) may be lost without breaking any call. */
@@ -31,8 +34,9 @@ export class ClientConnection {
   /** Bytes received before the hello completed. */
   preHelloBytes = 0;
   droppedFrames = 0;
-  /** Emits once when the gateway gives up on the connection: its calls end as on a disconnect. */
-  readonly ended = new Subject<void>();
+  /** Called once when the gateway gives up on the connection: its calls end as on a disconnect. */
+  private onEnd: (() => void) | undefined;
+  private ended = false;
 
   constructor(
     readonly id: string,
@@ -40,6 +44,8 @@ export class ClientConnection {
     readonly ip: string,
     readonly bucket: TokenBucket,
     private readonly outbound: OutboundPolicy,
+    /** The TCP socket under `socket`, when known: corked so one turn's frames leave in one write. */
+    private readonly raw?: Writable,
   ) {}
 
   /**
@@ -62,7 +68,14 @@ export class ClientConnection {
       this.outbound.onOverflow(this, queued);
       return;
     }
+    if (this.raw) this.outbound.coalescer.hold(this.raw);
     this.socket.send(data);
+  }
+
+  /** Runs `fn` when the connection ends (at once if it already has); one listener. */
+  whenEnded(fn: () => void): void {
+    if (this.ended) fn();
+    else this.onEnd = fn;
   }
 
   close(code: number, reason: string): void {
@@ -76,14 +89,22 @@ export class ClientConnection {
 
   /** Ends the connection's calls now, without waiting for the socket's close event. */
   end(): void {
-    if (this.ended.closed) return;
-    this.ended.next();
-    this.ended.complete();
+    if (this.ended) return;
+    this.ended = true;
+    const onEnd = this.onEnd;
+    this.onEnd = undefined;
+    onEnd?.();
   }
 
   clearTimers(): void {
-    clearTimeout(this.helloTimer);
+    this.clearHelloTimer();
     clearInterval(this.pingTimer);
     clearTimeout(this.pongDeadline);
+  }
+
+  /** Cleared and dropped: a spent timer kept on an idle connection still holds its closure. */
+  clearHelloTimer(): void {
+    clearTimeout(this.helloTimer);
+    this.helloTimer = undefined;
   }
 }

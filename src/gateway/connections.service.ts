@@ -8,6 +8,7 @@ import { CloseCode } from './gateway.constants';
 import { gatewayConfig } from './gateway.config';
 import { TokenBucket } from './rate-limiter';
 import { RefusalLogService } from './refusal-log.service';
+import { WriteCoalescer } from './write-coalescer';
 import { MetricsService } from '../metrics/metrics.service';
 
 export interface ConnectionStats {
@@ -43,6 +44,7 @@ export class ConnectionsService {
       maxBufferedBytes: config.maxBufferedBytes,
       onDropped: () => this.metrics.wsDroppedFrames.inc(),
       onOverflow: (conn, queued) => this.closeSlowClient(conn, queued),
+      coalescer: new WriteCoalescer(),
     };
   }
 
@@ -73,7 +75,7 @@ export class ConnectionsService {
     }
     this.makeRoomForHello();
     const bucket = new TokenBucket(this.config.rateLimitPerSec, Date.now, this.config.rateLimitBurst);
-    const conn = new ClientConnection(randomUUID(), socket, ip, bucket, this.outbound);
+    const conn = new ClientConnection(randomUUID(), socket, ip, bucket, this.outbound, request?.socket);
     this.bySocket.set(socket, conn);
     this.perIp.set(ip, fromIp + 1);
     this.pending.add(conn);
@@ -93,7 +95,7 @@ export class ConnectionsService {
   joinSession(conn: ClientConnection, sessionId: string): void {
     conn.sessionId = sessionId;
     conn.phase = 'ready';
-    clearTimeout(conn.helloTimer);
+    conn.clearHelloTimer();
     this.forgetPending(conn);
     let members = this.sessions.get(sessionId);
     if (!members) {

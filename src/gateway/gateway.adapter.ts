@@ -4,9 +4,8 @@ import type { MessageMappingProperties } from '@nestjs/websockets';
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { EMPTY, fromEvent, merge, Observable } from 'rxjs';
-import { catchError, filter, first, mergeMap, takeUntil } from 'rxjs/operators';
-import { WebSocket, WebSocketServer } from 'ws';
+import { EMPTY, Observable, Subscription } from 'rxjs';
+import { RawData, WebSocket, WebSocketServer } from 'ws';
 import type { ClientConnection } from './client-connection';
 import { ConnectionsService } from './connections.service';
 import type { CallToolFrame } from './dto/client-frames';
@@ -84,35 +83,52 @@ export class GatewayWsAdapter extends WsAdapter {
   }
 
   /**
-   * platform-ws's loop, with two changes: replies go through the connection's
-   * outbound bound instead of straight to `ws.send`, and a connection the
-   * gateway gave up on (a client that stopped reading) ends its calls at once,
-   * as a disconnect does, without waiting for the socket to close.
+   * platform-ws's loop, with three changes: replies go through the connection's
+   * outbound bound instead of straight to `ws.send`; a connection the gateway
+   * gave up on (a client that stopped reading) ends its calls at once, as a
+   * disconnect does, without waiting for the socket to close; and it is plain
+   * listeners, not an rxjs chain per connection, because every idle
+   * connection carries it.
    */
   override bindMessageHandlers(
     client: WebSocket,
     handlers: MessageMappingProperties[],
     transform: (data: unknown) => Observable<unknown>,
   ): void {
+    const conn = this.connections.get(client);
+    if (!conn) return;
     const handlersMap = new Map<string, MessageMappingProperties>();
     for (const handler of handlers) handlersMap.set(handler.message as string, handler);
-    const conn = this.connections.get(client);
-    const close$ = fromEvent(client, 'close').pipe(first());
-    const ended$ = conn ? merge(close$, conn.ended) : close$;
-    fromEvent(client, 'message')
-      .pipe(
-        mergeMap((event) =>
-          this.bindMessageHandler(event as WsMessageEvent, handlersMap, transform).pipe(
-            filter((reply) => reply !== undefined && reply !== null),
-            catchError((err: unknown) => {
-              this.logger.error(err);
-              return EMPTY;
-            }),
-          ),
-        ),
-        takeUntil(ended$),
-      )
-      .subscribe((reply) => this.connections.send(client, reply));
+    /** Replies still coming (a call's frames), cut off when the connection ends. */
+    const replying = new Set<Subscription>();
+    const onMessage = (data: RawData) => {
+      const reply$ = this.bindMessageHandler({ data, target: client }, handlersMap, transform);
+      if (reply$ === EMPTY) return;
+      // Closed (and forgotten) when the replies end; an inner subscription
+      // added after a synchronous end is torn down at once by add().
+      const sub = new Subscription(() => replying.delete(sub));
+      replying.add(sub);
+      sub.add(
+        reply$.subscribe({
+          next: (reply) => {
+            if (reply !== undefined && reply !== null) this.connections.send(client, reply);
+          },
+          error: (err: unknown) => {
+            this.logger.error(err);
+            sub.unsubscribe();
+          },
+          complete: () => sub.unsubscribe(),
+        }),
+      );
+    };
+    const end = () => {
+      client.off('message', onMessage);
+      client.off('close', end);
+      for (const sub of [...replying]) sub.unsubscribe();
+    };
+    client.on('message', onMessage);
+    client.on('close', end);
+    conn.whenEnded(end);
   }
 
   override bindMessageHandler(
@@ -161,12 +177,16 @@ export class GatewayWsAdapter extends WsAdapter {
   }
 
   private upgrade(wss: WebSocketServer, req: IncomingMessage, socket: Duplex, head: Buffer): void {
-    socket.on('error', () => undefined);
+    // Not an arrow here: it stays on the socket for its life and would keep
+    // this call's scope, the whole upgrade request, alive with it.
+    socket.on('error', ignoreError);
     const refusal = this.guard.check(req);
     if (refusal) return refuseUpgrade(socket, refusal);
     wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req));
   }
 }
+
+function ignoreError(): void {}
 
 function refuseUpgrade(socket: Duplex, refusal: UpgradeRefusal): void {
   const body = `${refusal.message}\n`;
