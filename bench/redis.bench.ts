@@ -1,7 +1,6 @@
 import { Logger } from '@nestjs/common';
-import { ConcurrencyEnv, toConcurrencyConfig } from '../src/concurrency/concurrency.config';
+import { toConcurrencyConfig } from '../src/concurrency/concurrency.config';
 import { RedisConcurrencyBackend } from '../src/concurrency/redis/redis-concurrency.backend';
-import { parseEnv } from '../src/config/validate-config';
 import { TestRedis } from '../test/support/redis';
 import { acquireReleaseSamples } from './admission.bench';
 import { fmt, summarize } from './stats';
@@ -17,7 +16,7 @@ export async function redisBench(): Promise<void> {
   }
   Logger.overrideLogger(['error', 'fatal']);
   const backend = new RedisConcurrencyBackend(
-    toConcurrencyConfig(parseEnv(ConcurrencyEnv, { EXAI_CONCURRENCY_BACKEND: 'redis', REDIS_URL: redis.url })),
+    toConcurrencyConfig({ EXAI_CONCURRENCY_BACKEND: 'redis', REDIS_URL: redis.url }),
   );
   await backend.onModuleInit();
   try {

@@ -18,7 +18,7 @@ import { classifyOverload } from '../src/concurrency/adaptive/overload-signal';
 import { ProviderCapacity } from '../src/concurrency/adaptive/provider-capacity';
 import { RedisLimitStore } from '../src/concurrency/adaptive/redis-limit.store';
 import { Lease } from '../src/concurrency/lease';
-import { ConcurrencyEnv, toConcurrencyConfig } from '../src/concurrency/concurrency.config';
+import { toConcurrencyConfig } from '../src/concurrency/concurrency.config';
 import { AdmissionService } from '../src/concurrency/admission.service';
 import { LeaseLedger } from '../src/concurrency/lease-ledger.service';
 import { MemoryConcurrencyBackend } from '../src/concurrency/memory-concurrency.backend';
@@ -157,7 +157,7 @@ describe('adaptive config', () => {
       EXAI_LOCAL_MIN_INFLIGHT: '2',
       EXAI_GLM_CONCURRENCY: 'adaptive',
     };
-    const config = toAdaptiveConfig(parseEnv(AdaptiveConcurrencyEnv, env), env);
+    const config = toAdaptiveConfig(env);
     expect(config.modes).toEqual({ LOCAL: 'adaptive', GLM: 'adaptive', KIMI: 'static' });
     expect(config.mins).toEqual({ LOCAL: 2, GLM: 1, KIMI: 1 });
     expect(config).toMatchObject({ backoff: 0.7, tolerance: 1.5, baselineWindowMs: 60_000, syncMs: 1000 });
@@ -195,7 +195,7 @@ class MovableCapacity extends ProviderCapacity {
 describe('admission against a moving provider limit', () => {
   const env = { EXAI_WS_GLOBAL_MAX_INFLIGHT: '50', EXAI_WS_SESSION_MAX_INFLIGHT: '50', EXAI_WS_GLM_MAX_INFLIGHT: '20' };
   function kit(capacity: ProviderCapacity) {
-    const config = toConcurrencyConfig(parseEnv(ConcurrencyEnv, env), env);
+    const config = toConcurrencyConfig(env);
     const backend = new MemoryConcurrencyBackend();
     const ledger = new LeaseLedger(config, backend);
     const admission = new AdmissionService(config, ledger, new MetricsService(), backend, capacity);

@@ -2,14 +2,13 @@ import { Logger } from '@nestjs/common';
 import { SchedulerRegistry } from '@nestjs/schedule';
 import fc from 'fast-check';
 import Redis from 'ioredis';
-import { ConcurrencyEnv, toConcurrencyConfig } from '../src/concurrency/concurrency.config';
+import { toConcurrencyConfig } from '../src/concurrency/concurrency.config';
 import type { ConcurrencyBackend } from '../src/concurrency/concurrency-backend';
 import { LeaseReclaimedError } from '../src/concurrency/concurrency.errors';
 import { LeakAuditTasks } from '../src/concurrency/leak-audit.tasks';
 import type { Lease } from '../src/concurrency/lease';
 import { MemoryConcurrencyBackend } from '../src/concurrency/memory-concurrency.backend';
 import { RedisConcurrencyBackend } from '../src/concurrency/redis/redis-concurrency.backend';
-import { parseEnv } from '../src/config/validate-config';
 import { concurrencyKit, holder, settle, SMALL_LIMITS } from './support/concurrency-kit';
 import { TestRedis } from './support/redis';
 
@@ -360,9 +359,7 @@ describe('admission under random interleavings (fast-check)', () => {
     it.each(CONFIGS)(
       '%s: the same properties hold with the limits in Redis',
       async (_label, env) => {
-        const config = toConcurrencyConfig(
-          parseEnv(ConcurrencyEnv, { ...env, EXAI_CONCURRENCY_BACKEND: 'redis', REDIS_URL: redis.url }),
-        );
+        const config = toConcurrencyConfig({ ...env, EXAI_CONCURRENCY_BACKEND: 'redis', REDIS_URL: redis.url });
         await fc.assert(
           fc.asyncProperty(fc.array(opArb, { minLength: 1, maxLength: 60 }), async (ops) => {
             await admin.flushall();

@@ -1,6 +1,6 @@
 import { logFormat } from '../src/logging/logging.config';
 import 'reflect-metadata';
-import { ConcurrencyEnv, toConcurrencyConfig } from '../src/concurrency/concurrency.config';
+import { toConcurrencyConfig } from '../src/concurrency/concurrency.config';
 import { ENV_CLASSES } from '../src/config/app-config.module';
 import { ConfigValidationError, EnvSource, parseEnv, validateAll } from '../src/config/validate-config';
 import { isLoopbackHost } from '../src/config/listen-host';
@@ -10,7 +10,7 @@ import { ProvidersEnv, toProvidersConfig } from '../src/providers/providers.conf
 import { RoutingEnv, toRoutingConfig } from '../src/routing/routing.config';
 
 const gateway = (env: EnvSource = {}) => toGatewayConfig(parseEnv(GatewayEnv, env));
-const concurrency = (env: EnvSource = {}) => toConcurrencyConfig(parseEnv(ConcurrencyEnv, env));
+const concurrency = (env: EnvSource = {}) => toConcurrencyConfig(env);
 const providers = (env: EnvSource = {}) => toProvidersConfig(parseEnv(ProvidersEnv, env));
 const routing = (env: EnvSource = {}) => toRoutingConfig(parseEnv(RoutingEnv, env));
 

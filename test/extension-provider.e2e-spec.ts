@@ -34,7 +34,11 @@ describe(`an extension provider's own limit (${LIMIT_VAR})`, () => {
   async function start(
     env: Record<string, string>,
   ): Promise<{ provider: TestLlmProvider; a: TestClient; b: TestClient }> {
-    daemon = await startTestDaemon({ [LIMIT_VAR]: '1', ...env }, { extensions: [TestProviderModule] });
+    // The global limit is larger, so only the provider's own limit can make a call wait.
+    daemon = await startTestDaemon(
+      { EXAI_WS_GLOBAL_MAX_INFLIGHT: '4', [LIMIT_VAR]: '1', ...env },
+      { extensions: [TestProviderModule] },
+    );
     // Two sessions, so only the provider limit (1) can be the one that is full.
     const a = await TestClient.ready(daemon.url, { session_id: 'ext-a' });
     const b = await TestClient.ready(daemon.url, { session_id: 'ext-b' });
@@ -87,6 +91,28 @@ describe(`an extension provider's own limit (${LIMIT_VAR})`, () => {
     expect((refused.error as { retry_after: number }).retry_after).toBeGreaterThanOrEqual(1);
 
     await waitFor(() => provider.waiting.length === 1, 10_000, 'r1 reaching the provider');
+    provider.releaseAll();
+    expect((await a.result('r1', 20_000)).error).toBeUndefined();
+  });
+
+  it('without its own limit shares the global one, and /health and /metrics show its limit and in-flight calls', async () => {
+    daemon = await startTestDaemon({ EXAI_WS_GLOBAL_MAX_INFLIGHT: '3' }, { extensions: [TestProviderModule] });
+    const provider = daemon.app.get(TestLlmProvider);
+    const a = await TestClient.ready(daemon.url, { session_id: 'ext-a' });
+    clients.push(a);
+    a.send(chatOn('r1'));
+    expect(await admissionOutcome(a, 'r1')).toMatchObject({ op: 'call_tool_ack' });
+    await waitFor(() => provider.waiting.length === 1, 10_000, 'r1 reaching the provider');
+
+    const health = (await (await fetch(`${daemon.httpUrl}/health`)).json()) as {
+      details: { concurrency: { capacity: Record<string, number>; inFlight: Record<string, number> } };
+    };
+    expect(health.details.concurrency.capacity).toMatchObject({ global: 3, [TEST_PROVIDER_ID]: 3 });
+    expect(health.details.concurrency.inFlight).toMatchObject({ global: 1, [TEST_PROVIDER_ID]: 1 });
+    const metrics = await (await fetch(`${daemon.httpUrl}/metrics`)).text();
+    expect(metrics).toMatch(new RegExp(`exai_inflight\\{limit="${TEST_PROVIDER_ID}"\\} 1\\n`));
+    expect(metrics).toMatch(new RegExp(`exai_capacity\\{limit="${TEST_PROVIDER_ID}"\\} 3\\n`));
+
     provider.releaseAll();
     expect((await a.result('r1', 20_000)).error).toBeUndefined();
   });

@@ -3,13 +3,12 @@ import { SchedulerRegistry } from '@nestjs/schedule';
 import Redis from 'ioredis';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { ConcurrencyEnv, toConcurrencyConfig } from '../src/concurrency/concurrency.config';
+import { toConcurrencyConfig } from '../src/concurrency/concurrency.config';
 import type { AdmitResult } from '../src/concurrency/concurrency-backend';
 import { ConcurrencySnapshotService } from '../src/concurrency/concurrency-snapshot.service';
 import { LeakAuditTasks } from '../src/concurrency/leak-audit.tasks';
 import type { LimitSlot } from '../src/concurrency/lease';
 import { RedisConcurrencyBackend } from '../src/concurrency/redis/redis-concurrency.backend';
-import { parseEnv } from '../src/config/validate-config';
 import { concurrencyKit, holder } from './support/concurrency-kit';
 import { startTestDaemon, TestDaemon } from './support/daemon';
 import { TestRedis } from './support/redis';
@@ -17,7 +16,7 @@ import { waitFor } from './support/wait';
 import { Frame, TestClient, toolOutput } from './support/ws-client';
 
 function redisConfig(url: string, env: Record<string, string> = {}) {
-  return toConcurrencyConfig(parseEnv(ConcurrencyEnv, { EXAI_CONCURRENCY_BACKEND: 'redis', REDIS_URL: url, ...env }));
+  return toConcurrencyConfig({ EXAI_CONCURRENCY_BACKEND: 'redis', REDIS_URL: url, ...env });
 }
 
 /** A one-shot pause in the backend, so a test can hold a release (or a read) at the racy moment. */

@@ -2,8 +2,7 @@ import { Logger } from '@nestjs/common';
 import Redis from 'ioredis';
 import { ConcurrencySnapshotService } from '../src/concurrency/concurrency-snapshot.service';
 import { LeakAuditTasks } from '../src/concurrency/leak-audit.tasks';
-import { parseEnv } from '../src/config/validate-config';
-import { ConcurrencyEnv, toConcurrencyConfig } from '../src/concurrency/concurrency.config';
+import { toConcurrencyConfig } from '../src/concurrency/concurrency.config';
 import { RedisConcurrencyBackend } from '../src/concurrency/redis/redis-concurrency.backend';
 import { ProviderSimulator } from '../src/simulator/simulator.server';
 import { spawn } from 'node:child_process';
@@ -14,9 +13,7 @@ import { Frame, TestClient, toolOutput } from './support/ws-client';
 import { waitFor } from './support/wait';
 
 function backend(redisUrl: string, env: Record<string, string> = {}): RedisConcurrencyBackend {
-  const config = toConcurrencyConfig(
-    parseEnv(ConcurrencyEnv, { EXAI_CONCURRENCY_BACKEND: 'redis', REDIS_URL: redisUrl, ...env }),
-  );
+  const config = toConcurrencyConfig({ EXAI_CONCURRENCY_BACKEND: 'redis', REDIS_URL: redisUrl, ...env });
   return new RedisConcurrencyBackend(config);
 }
 

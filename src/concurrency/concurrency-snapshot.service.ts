@@ -1,6 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { ConfigType } from '@nestjs/config';
 import { MetricsService } from '../metrics/metrics.service';
+import { LlmProviderRegistry } from '../providers/llm-provider-registry.service';
 import { AdmissionService } from './admission.service';
 import { concurrencyConfig } from './concurrency.config';
 import { GLOBAL_LIMIT, limitKey } from './concurrency.constants';
@@ -31,6 +32,7 @@ export class ConcurrencySnapshotService {
     private readonly ledger: LeaseLedger,
     private readonly admission: AdmissionService,
     metrics: MetricsService,
+    private readonly registry: LlmProviderRegistry,
   ) {
     metrics.addCollector(async () => {
       const snap = await this.snapshot();
@@ -42,7 +44,7 @@ export class ConcurrencySnapshotService {
 
   /** Capacity per limit: global, each provider (its effective limit when adaptive), and the per-session cap. */
   capacities(): Record<string, number> {
-    const providers = Object.keys(this.config.limits.providers);
+    const providers = this.providers();
     return {
       [GLOBAL_LIMIT]: this.config.limits.global,
       ...Object.fromEntries(providers.map((p) => [p, this.admission.capacityOf(p)])),
@@ -50,11 +52,21 @@ export class ConcurrencySnapshotService {
     };
   }
 
+  /**
+   * Every provider a call can take a limit of: those with a configured limit
+   * and those registered without one (they share the global capacity).
+   */
+  private providers(): string[] {
+    const ids = new Set(Object.keys(this.config.limits.providers));
+    for (const provider of this.registry.all()) ids.add(provider.id);
+    return [...ids];
+  }
+
   async snapshot(): Promise<ConcurrencySnapshot> {
     const counts = await this.ledger.counts();
     const capacity = this.capacities();
     const inFlight: Record<string, number> = { [GLOBAL_LIMIT]: counts.get(limitKey.global()) ?? 0 };
-    for (const provider of Object.keys(this.config.limits.providers)) {
+    for (const provider of this.providers()) {
       inFlight[provider] = counts.get(limitKey.provider(provider)) ?? 0;
     }
     let activeSessions = 0;

@@ -1,12 +1,16 @@
 import { registerAs } from '@nestjs/config';
 import { IsIn, IsInt, IsOptional, IsString, Matches, Min } from 'class-validator';
 import { EnvInt } from '../config/env.transforms';
-import { parseEnv } from '../config/validate-config';
+import { EnvSource, parseEnv } from '../config/validate-config';
 
-export const CONCURRENCY_PROFILES = {
-  dev: { global: 5, session: 2, GLM: 2, KIMI: 3 },
-  prod: { global: 24, session: 8, GLM: 4, KIMI: 6 },
-} as const;
+/** Defaults per profile; `providers` are the built-in providers' limits, keyed by provider id. */
+export const CONCURRENCY_PROFILES: Record<
+  'dev' | 'prod',
+  { global: number; session: number; providers: Readonly<Record<string, number>> }
+> = {
+  dev: { global: 5, session: 2, providers: { GLM: 2, KIMI: 3 } },
+  prod: { global: 24, session: 8, providers: { GLM: 4, KIMI: 6 } },
+};
 export type ConcurrencyProfile = keyof typeof CONCURRENCY_PROFILES;
 
 export class ConcurrencyEnv {
@@ -25,6 +29,8 @@ export class ConcurrencyEnv {
   @Min(1)
   EXAI_WS_SESSION_MAX_INFLIGHT?: number;
 
+  // The built-in providers' limits are declared so that they are documented and
+  // typed; like any provider's, they are read by providerLimits() below.
   @EnvInt()
   @IsOptional()
   @IsInt()
@@ -74,23 +80,25 @@ export class ConcurrencyEnv {
 }
 
 const PROVIDER_LIMIT_VAR = /^EXAI_WS_([A-Z0-9]+)_MAX_INFLIGHT$/;
-const NAMED_LIMITS = new Set(['GLOBAL', 'SESSION', 'GLM', 'KIMI']);
+const NOT_PROVIDERS = new Set(['GLOBAL', 'SESSION']);
+/** Providers whose variable is a typed ConcurrencyEnv property, so that class reports a bad value. */
+const DECLARED = new Set(Object.values(CONCURRENCY_PROFILES).flatMap((p) => Object.keys(p.providers)));
 
 /**
- * Limits of providers added by extension modules: `EXAI_WS_<ID>_MAX_INFLIGHT`.
- * Returns the parsed limits and a problem line for each bad value.
+ * Every provider's own limit, `EXAI_WS_<ID>_MAX_INFLIGHT`, keyed by provider
+ * id: the built-in ones and those of providers added by extension modules,
+ * which no class property can name. Returns a problem line for each bad
+ * value of an undeclared one.
  */
-export function extraProviderLimits(source: Record<string, string | undefined>): {
-  limits: Record<string, number>;
-  problems: string[];
-} {
+export function providerLimits(source: EnvSource): { limits: Record<string, number>; problems: string[] } {
   const limits: Record<string, number> = {};
   const problems: string[] = [];
   for (const [key, value] of Object.entries(source)) {
     const match = PROVIDER_LIMIT_VAR.exec(key);
-    if (!match || NAMED_LIMITS.has(match[1]) || value === undefined || value === '') continue;
+    if (!match || NOT_PROVIDERS.has(match[1]) || value === undefined || value.trim() === '') continue;
     if (/^\d+$/.test(value.trim()) && Number(value) >= 1) limits[match[1]] = Number(value);
-    else problems.push(`${key}=${JSON.stringify(value)}: ${key} must be an integer of at least 1`);
+    else if (!DECLARED.has(match[1]))
+      problems.push(`${key}=${JSON.stringify(value)}: ${key} must be an integer of at least 1`);
   }
   return { limits, problems };
 }
@@ -108,10 +116,13 @@ export interface ConcurrencyConfig {
   redisFailureMode: 'closed' | 'local';
 }
 
-export function toConcurrencyConfig(
-  env: ConcurrencyEnv,
-  source: Record<string, string | undefined> = {},
-): ConcurrencyConfig {
+/**
+ * The concurrency settings from one environment. One source for the typed
+ * variables and the per-provider limits alike, so no caller can pass the one
+ * without the other (an extension provider's limit was once dropped that way).
+ */
+export function toConcurrencyConfig(source: EnvSource): ConcurrencyConfig {
+  const env = parseEnv(ConcurrencyEnv, source);
   const profile = env.EXAI_CONCURRENCY_PROFILE as ConcurrencyProfile;
   const base = CONCURRENCY_PROFILES[profile];
   return {
@@ -119,11 +130,7 @@ export function toConcurrencyConfig(
     limits: {
       global: env.EXAI_WS_GLOBAL_MAX_INFLIGHT ?? base.global,
       session: env.EXAI_WS_SESSION_MAX_INFLIGHT ?? base.session,
-      providers: {
-        ...extraProviderLimits(source).limits,
-        GLM: env.EXAI_WS_GLM_MAX_INFLIGHT ?? base.GLM,
-        KIMI: env.EXAI_WS_KIMI_MAX_INFLIGHT ?? base.KIMI,
-      },
+      providers: { ...base.providers, ...providerLimits(source).limits },
     },
     queueTimeoutMs: env.EXAI_WS_QUEUE_TIMEOUT_SECS * 1000,
     maxQueue: env.EXAI_WS_MAX_QUEUE,
@@ -136,8 +143,4 @@ export function toConcurrencyConfig(
   };
 }
 
-// process.env twice: the typed variables, and the EXAI_WS_<ID>_MAX_INFLIGHT
-// limits of extension providers, which no class property can name.
-export const concurrencyConfig = registerAs('concurrency', (): ConcurrencyConfig =>
-  toConcurrencyConfig(parseEnv(ConcurrencyEnv, process.env), process.env),
-);
+export const concurrencyConfig = registerAs('concurrency', (): ConcurrencyConfig => toConcurrencyConfig(process.env));

@@ -6,7 +6,7 @@ import {
   adaptiveConcurrencyConfig,
   extraAdaptiveSettings,
 } from '../concurrency/adaptive/adaptive.config';
-import { ConcurrencyEnv, concurrencyConfig, extraProviderLimits } from '../concurrency/concurrency.config';
+import { ConcurrencyEnv, concurrencyConfig, providerLimits } from '../concurrency/concurrency.config';
 import { FilesEnv, filesConfig } from '../files/files.config';
 import { GatewayEnv, gatewayConfig } from '../gateway/gateway.config';
 import { LoggingEnv, loggingConfig } from '../logging/logging.config';
@@ -52,7 +52,7 @@ export class AppConfigModule {
       ],
       validate: (env) =>
         validateAll(ENV_CLASSES, env as Record<string, string | undefined>, [
-          (e) => extraProviderLimits(e).problems,
+          (e) => providerLimits(e).problems,
           (e) => extraAdaptiveSettings(e).problems,
           providersModeProblems,
         ]),

@@ -1,13 +1,14 @@
 import { Logger } from '@nestjs/common';
+import type { DiscoveryService } from '@nestjs/core';
 import { AdmissionService } from '../../src/concurrency/admission.service';
-import { ConcurrencyConfig, toConcurrencyConfig, ConcurrencyEnv } from '../../src/concurrency/concurrency.config';
+import { ConcurrencyConfig, toConcurrencyConfig } from '../../src/concurrency/concurrency.config';
 import { ConcurrencySnapshotService } from '../../src/concurrency/concurrency-snapshot.service';
 import type { LeaseHolder } from '../../src/concurrency/lease';
 import { LeaseLedger } from '../../src/concurrency/lease-ledger.service';
 import { MemoryConcurrencyBackend } from '../../src/concurrency/memory-concurrency.backend';
 import type { ConcurrencyBackend } from '../../src/concurrency/concurrency-backend';
-import { parseEnv } from '../../src/config/validate-config';
 import { MetricsService } from '../../src/metrics/metrics.service';
+import { LlmProviderRegistry } from '../../src/providers/llm-provider-registry.service';
 
 /** Small limits (global 3, session 2, GLM 1, KIMI 2) and a queue timeout no test reaches. */
 export const SMALL_LIMITS: Record<string, string> = {
@@ -23,12 +24,19 @@ export function concurrencyKit(
   env: Record<string, string> = {},
   backend: ConcurrencyBackend = new MemoryConcurrencyBackend(),
 ) {
-  const config: ConcurrencyConfig = toConcurrencyConfig(parseEnv(ConcurrencyEnv, env), env);
+  const config: ConcurrencyConfig = toConcurrencyConfig(env);
   const metrics = new MetricsService();
   const ledger = new LeaseLedger(config, backend);
   const admission = new AdmissionService(config, ledger, metrics, backend);
-  const snapshot = new ConcurrencySnapshotService(config, ledger, admission, metrics);
+  const snapshot = new ConcurrencySnapshotService(config, ledger, admission, metrics, noExtensionProviders());
   return { config, metrics, ledger, admission, snapshot, backend };
+}
+
+/** A provider registry with no discovered providers: the configured limits are all there is. */
+function noExtensionProviders(): LlmProviderRegistry {
+  const registry = new LlmProviderRegistry({ getProviders: () => [] } as unknown as DiscoveryService);
+  registry.onModuleInit();
+  return registry;
 }
 
 let seq = 0;

@@ -91,10 +91,9 @@ export interface AdaptiveConcurrencyConfig {
   syncMs: number;
 }
 
-export function toAdaptiveConfig(
-  env: AdaptiveConcurrencyEnv,
-  source: Record<string, string | undefined> = {},
-): AdaptiveConcurrencyConfig {
+/** From one environment, as toConcurrencyConfig: the typed and per-provider variables cannot come apart. */
+export function toAdaptiveConfig(source: Record<string, string | undefined>): AdaptiveConcurrencyConfig {
+  const env = parseEnv(AdaptiveConcurrencyEnv, source);
   const extra = extraAdaptiveSettings(source);
   return {
     modes: {
@@ -110,8 +109,6 @@ export function toAdaptiveConfig(
   };
 }
 
-// process.env twice, as in concurrency.config.ts: the typed variables, and the
-// per-provider variables of extension providers.
 export const adaptiveConcurrencyConfig = registerAs('adaptiveConcurrency', (): AdaptiveConcurrencyConfig =>
-  toAdaptiveConfig(parseEnv(AdaptiveConcurrencyEnv, process.env), process.env),
+  toAdaptiveConfig(process.env),
 );
