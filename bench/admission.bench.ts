@@ -25,15 +25,15 @@ export async function acquireReleaseSamples(
   runs: { warmup: number; measured: number; yieldEvery: number },
   backend?: ConcurrencyBackend,
 ): Promise<number[]> {
-  const { admission } = concurrencyKit({ EXAI_WS_QUEUE_TIMEOUT_SECS: '30' }, backend);
+  const { core } = concurrencyKit({ EXAI_WS_QUEUE_TIMEOUT_SECS: '30' }, backend);
   const signal = new AbortController().signal;
   const holder = benchHolder();
-  for (let i = 0; i < runs.warmup; i++) (await admission.acquire(holder, { signal })).release();
+  for (let i = 0; i < runs.warmup; i++) (await core.acquire(holder, { signal })).release();
   await new Promise((r) => setImmediate(r));
   const samples: number[] = [];
   for (let i = 0; i < runs.measured; i++) {
     const t0 = nowUs();
-    const lease = await admission.acquire(holder, { signal });
+    const lease = await core.acquire(holder, { signal });
     lease.release();
     samples.push(nowUs() - t0);
     if (i % runs.yieldEvery === 0) await new Promise((r) => setImmediate(r));

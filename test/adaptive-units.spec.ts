@@ -1,3 +1,4 @@
+import { Logger } from '@nestjs/common';
 import Redis from 'ioredis';
 import {
   AdaptiveBounds,
@@ -20,7 +21,8 @@ import { RedisLimitStore } from '../src/concurrency/adaptive/redis-limit.store';
 import { Lease } from '../src/concurrency/lease';
 import { toConcurrencyConfig } from '../src/concurrency/concurrency.config';
 import { AdmissionService } from '../src/concurrency/admission.service';
-import { LeaseLedger } from '../src/concurrency/lease-ledger.service';
+import { LeaseLedger } from '../src/concurrency/lease-ledger';
+import { systemClock } from '../src/common/clock';
 import { MemoryConcurrencyBackend } from '../src/concurrency/memory-concurrency.backend';
 import { parseEnv, ConfigValidationError } from '../src/config/validate-config';
 import { MetricsService } from '../src/metrics/metrics.service';
@@ -197,8 +199,9 @@ describe('admission against a moving provider limit', () => {
   function kit(capacity: ProviderCapacity) {
     const config = toConcurrencyConfig(env);
     const backend = new MemoryConcurrencyBackend();
-    const ledger = new LeaseLedger(config, backend);
-    const admission = new AdmissionService(config, ledger, new MetricsService(), backend, capacity);
+    const ledger = new LeaseLedger(backend, config.leaseGraceMs, systemClock, new Logger(LeaseLedger.name));
+    // The Nest adapter, because what is under test is its wiring of the capacity seam.
+    const admission = new AdmissionService(config, ledger, new MetricsService(), capacity);
     return { ledger, admission };
   }
   const abort = new AbortController();

@@ -1,26 +1,12 @@
-import { Injectable, Logger } from '@nestjs/common';
+import { Logger } from '@nestjs/common';
 import { SchedulerRegistry } from '@nestjs/schedule';
 import { ConcurrencySnapshotService } from '../src/concurrency/concurrency-snapshot.service';
-import type { Lease } from '../src/concurrency/lease';
 import { LeakAuditTasks } from '../src/concurrency/leak-audit.tasks';
-import { LeaseLedger } from '../src/concurrency/lease-ledger.service';
+import { LeaseLedger } from '../src/concurrency/lease-ledger';
+import { AdmissionService } from '../src/concurrency/admission.service';
 import { startTestDaemon, TestDaemon } from './support/daemon';
 import { Frame, TestClient, toolOutput } from './support/ws-client';
 import { waitFor } from './support/wait';
-
-/** The test hook: skips the next release so a lease leaks on purpose. */
-@Injectable()
-class LeakyLeaseLedger extends LeaseLedger {
-  skipNext = false;
-
-  override release(lease: Lease): void {
-    if (this.skipNext) {
-      this.skipNext = false;
-      return;
-    }
-    super.release(lease);
-  }
-}
 
 describe('concurrency against a real daemon', () => {
   let daemon: TestDaemon;
@@ -38,10 +24,7 @@ describe('concurrency against a real daemon', () => {
 
   beforeAll(async () => {
     // dev profile: global 5, session 2, GLM 2, KIMI 3.
-    daemon = await startTestDaemon(
-      { EXAI_CONCURRENCY_PROFILE: 'dev', EXAI_WS_QUEUE_TIMEOUT_SECS: '2' },
-      { override: (b) => b.overrideProvider(LeaseLedger).useClass(LeakyLeaseLedger) },
-    );
+    daemon = await startTestDaemon({ EXAI_CONCURRENCY_PROFILE: 'dev', EXAI_WS_QUEUE_TIMEOUT_SECS: '2' });
     snap = daemon.app.get(ConcurrencySnapshotService);
   });
   afterEach(async () => {
@@ -131,18 +114,27 @@ describe('concurrency against a real daemon', () => {
 
   it('(e) the audit reclaims a lease leaked on purpose and leaves a running call alone', async () => {
     const warn = jest.spyOn(Logger.prototype, 'warn');
-    const ledger = daemon.app.get<LeaseLedger, LeakyLeaseLedger>(LeaseLedger);
+    const ledger = daemon.app.get(LeaseLedger);
     const audit = daemon.app.get(LeakAuditTasks);
     const runner = await connect('runner');
     runner.send({ op: 'call_tool', request_id: 'keep', name: 'test_gate', arguments: { gate: 'g-keep' } });
     await runner.next((f) => f.op === 'call_tool_ack');
     const runningLease = ledger.all().find((l) => l.requestId === 'keep')!;
 
-    const leaker = await connect('leaker');
-    ledger.skipNext = true;
-    leaker.send({ op: 'call_tool', request_id: 'leak', name: 'test_echo', arguments: { text: 'leaky' } });
-    await leaker.result('leak');
-    await waitFor(() => !ledger.skipNext);
+    // A lease nobody will give back: taken straight from admission, for a
+    // caller that is gone, and dropped on the floor.
+    const aborted: Error[] = [];
+    await daemon.app.get(AdmissionService).acquire(
+      {
+        requestId: 'leak',
+        sessionId: 'leaker',
+        connectionId: 'gone',
+        timeoutMs: 60_000,
+        isLive: () => false,
+        abort: (reason) => aborted.push(reason),
+      },
+      { signal: new AbortController().signal },
+    );
     expect(
       ledger
         .all()
@@ -155,6 +147,7 @@ describe('concurrency against a real daemon', () => {
       expect.objectContaining({ requestId: 'leak', sessionId: 'leaker', reason: 'orphaned' }),
     ]);
     expect(ledger.all()).toEqual([runningLease]);
+    expect(aborted.map((e) => e.message)).toEqual(['Lease reclaimed by the leak audit (orphaned)']);
     expect(warn).toHaveBeenCalledWith(
       expect.stringMatching(/^SEMAPHORE HEALTH: reclaimed orphaned lease .* \(request leak, session leaker/),
     );

@@ -1,11 +1,9 @@
 import { Logger } from '@nestjs/common';
-import { SchedulerRegistry } from '@nestjs/schedule';
 import fc from 'fast-check';
 import Redis from 'ioredis';
 import { toConcurrencyConfig } from '../src/concurrency/concurrency.config';
 import type { ConcurrencyBackend } from '../src/concurrency/concurrency-backend';
 import { LeaseReclaimedError } from '../src/concurrency/concurrency.errors';
-import { LeakAuditTasks } from '../src/concurrency/leak-audit.tasks';
 import type { Lease } from '../src/concurrency/lease';
 import { MemoryConcurrencyBackend } from '../src/concurrency/memory-concurrency.backend';
 import { RedisConcurrencyBackend } from '../src/concurrency/redis/redis-concurrency.backend';
@@ -93,8 +91,7 @@ async function quiesce(backend: { inFlight: () => number }): Promise<void> {
  */
 async function runOps(ops: Op[], env: Record<string, string>, backend: ConcurrencyBackend): Promise<void> {
   const store = tracked(backend);
-  const { admission, ledger, config, snapshot, metrics } = concurrencyKit(env, store);
-  const audit = new LeakAuditTasks(config, ledger, snapshot, metrics, new SchedulerRegistry());
+  const { core, ledger, config, audit } = concurrencyKit(env, store);
   const calls: Call[] = [];
   const log: Array<{ call: Call; waiting: Set<Call> }> = [];
   let seq = 0;
@@ -106,7 +103,7 @@ async function runOps(ops: Op[], env: Record<string, string>, backend: Concurren
     new Set(calls.filter((c) => c !== except && c.state === 'pending' && !c.ctl.signal.aborted));
 
   const start = (call: Call) => {
-    admission.acquire(call.holder, { signal: call.ctl.signal }).then(
+    core.acquire(call.holder, { signal: call.ctl.signal }).then(
       (lease) => {
         call.lease = lease;
         call.state = 'admitted';
@@ -233,12 +230,12 @@ async function runOps(ops: Op[], env: Record<string, string>, backend: Concurren
     await quiesce(store);
     expect(calls.filter((c) => c.state !== 'done' && !c.leaked)).toEqual([]);
     expect(ledger.size).toBe(0);
-    expect(admission.queued).toBe(0);
+    expect(core.queued).toBe(0);
     expect([...(await ledger.counts()).values()].every((n) => n === 0)).toBe(true);
   } finally {
     // A failed run must not leave waiters (and their queue timers) behind.
     for (const call of calls) call.ctl.abort(new Error('run over'));
-    admission.onApplicationShutdown();
+    core.close(new Error('run over'));
   }
 
   async function checkInvariants() {
@@ -268,7 +265,7 @@ async function runOps(ops: Op[], env: Record<string, string>, backend: Concurren
 
     // Work conservation: a waiter still queued does not fit anywhere.
     for (const call of calls.filter((c) => c.state === 'pending')) {
-      const slots = admission.slotsFor({ sessionId: call.session, provider: call.provider });
+      const slots = core.slotsFor({ sessionId: call.session, provider: call.provider });
       expect(slots.some((s) => (counts.get(s.key) ?? 0) >= s.capacity)).toBe(true);
     }
     // Fit order: calls of one session needing the same limits are admitted in arrival order.

@@ -1,12 +1,10 @@
 import { Logger } from '@nestjs/common';
-import { SchedulerRegistry } from '@nestjs/schedule';
 import Redis from 'ioredis';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { toConcurrencyConfig } from '../src/concurrency/concurrency.config';
 import type { AdmitResult } from '../src/concurrency/concurrency-backend';
 import { ConcurrencySnapshotService } from '../src/concurrency/concurrency-snapshot.service';
-import { LeakAuditTasks } from '../src/concurrency/leak-audit.tasks';
 import type { LimitSlot } from '../src/concurrency/lease';
 import { RedisConcurrencyBackend } from '../src/concurrency/redis/redis-concurrency.backend';
 import { concurrencyKit, holder } from './support/concurrency-kit';
@@ -252,14 +250,13 @@ describe('Redis mode keeps its limits: restarts, pruning, expiry, audit races, r
       const backend = new PausableBackend(config);
       await backend.onModuleInit();
       const kit = concurrencyKit({ EXAI_CONCURRENCY_BACKEND: 'redis', REDIS_URL: redis.url }, backend);
-      const audit = new LeakAuditTasks(kit.config, kit.ledger, kit.snapshot, kit.metrics, new SchedulerRegistry());
-      return { ...kit, backend, audit };
+      return { ...kit, backend };
     }
 
     it('a release still on its way to Redis is not an orphaned permit', async () => {
-      const { admission, backend, audit, ledger } = await kitWithAudit();
+      const { core, backend, audit, ledger } = await kitWithAudit();
       try {
-        const lease = await admission.acquire(holder('racy'), { signal: new AbortController().signal });
+        const lease = await core.acquire(holder('racy'), { signal: new AbortController().signal });
         backend.pauseNext = 'remove';
         lease.release();
         expect(backend.isPaused).toBe(true);
@@ -273,9 +270,9 @@ describe('Redis mode keeps its limits: restarts, pruning, expiry, audit races, r
     });
 
     it('a release that completes while the audit reads Redis is not an orphaned permit', async () => {
-      const { admission, backend, audit, ledger } = await kitWithAudit();
+      const { core, backend, audit, ledger } = await kitWithAudit();
       try {
-        const lease = await admission.acquire(holder('racy'), { signal: new AbortController().signal });
+        const lease = await core.acquire(holder('racy'), { signal: new AbortController().signal });
         backend.pauseNext = 'members';
         const running = audit.run();
         await waitFor(() => backend.isPaused, 5000, 'the audit to read the members');
@@ -313,14 +310,14 @@ describe('Redis mode keeps its limits: restarts, pruning, expiry, audit races, r
     };
     const backend = new SlowAnswerBackend(redisConfig(redis.url, env));
     await backend.onModuleInit();
-    const { admission } = concurrencyKit(env, backend);
+    const { core } = concurrencyKit(env, backend);
     const ctl = new AbortController();
     try {
-      const held = await admission.acquire(holder('x'), { signal: ctl.signal });
+      const held = await core.acquire(holder('x'), { signal: ctl.signal });
       const admitted: string[] = [];
       const queued = new Set<string>();
       for (const session of ['a', 'b'])
-        void admission.acquire(holder(session), { signal: ctl.signal, onQueued: () => queued.add(session) }).then(
+        void core.acquire(holder(session), { signal: ctl.signal, onQueued: () => queued.add(session) }).then(
           (lease) => admitted.push(session) && lease.release(),
           () => undefined,
         );
@@ -337,7 +334,7 @@ describe('Redis mode keeps its limits: restarts, pruning, expiry, audit races, r
       expect(admitted[0]).toBe('a');
     } finally {
       ctl.abort(new Error('test over'));
-      admission.onApplicationShutdown();
+      core.close(new Error('test over'));
       await backend.onModuleDestroy();
     }
   });

@@ -2,12 +2,11 @@ import { Inject, Injectable } from '@nestjs/common';
 import type { ConfigType } from '@nestjs/config';
 import { MetricsService } from '../metrics/metrics.service';
 import { LlmProviderRegistry } from '../providers/llm-provider-registry.service';
-import { AdmissionService } from './admission.service';
 import { concurrencyConfig } from './concurrency.config';
 import { GLOBAL_LIMIT, limitKey } from './concurrency.constants';
-import { LeaseLedger } from './lease-ledger.service';
-
-export type ReclaimReason = 'expired' | 'orphaned' | 'drift';
+import { ConcurrencyCore } from './concurrency.core';
+import { LeakAudit, ReclaimReason } from './leak-audit';
+import { LeaseLedger } from './lease-ledger';
 
 export interface ConcurrencySnapshot {
   profile: string;
@@ -24,13 +23,11 @@ export interface ConcurrencySnapshot {
 /** The concurrency state as `/health`, the `health` op and `/metrics` show it. */
 @Injectable()
 export class ConcurrencySnapshotService {
-  readonly reclaimed: Record<ReclaimReason, number> = { expired: 0, orphaned: 0, drift: 0 };
-  lastAuditAt: Date | null = null;
-
   constructor(
     @Inject(concurrencyConfig.KEY) private readonly config: ConfigType<typeof concurrencyConfig>,
     private readonly ledger: LeaseLedger,
-    private readonly admission: AdmissionService,
+    private readonly core: ConcurrencyCore,
+    private readonly audit: LeakAudit,
     metrics: MetricsService,
     private readonly registry: LlmProviderRegistry,
   ) {
@@ -47,7 +44,7 @@ export class ConcurrencySnapshotService {
     const providers = this.providers();
     return {
       [GLOBAL_LIMIT]: this.config.limits.global,
-      ...Object.fromEntries(providers.map((p) => [p, this.admission.capacityOf(p)])),
+      ...Object.fromEntries(providers.map((p) => [p, this.core.capacityOf(p)])),
       session: this.config.limits.session,
     };
   }
@@ -83,10 +80,10 @@ export class ConcurrencySnapshotService {
       capacity,
       inFlight,
       activeSessions,
-      queued: this.admission.queued,
+      queued: this.core.queued,
       leases: this.ledger.size,
-      reclaimed: { ...this.reclaimed },
-      lastAuditAt: this.lastAuditAt?.toISOString() ?? null,
+      reclaimed: this.audit.reclaimed,
+      lastAuditAt: this.audit.lastAuditAt?.toISOString() ?? null,
     };
   }
 }

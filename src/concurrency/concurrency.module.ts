@@ -1,4 +1,4 @@
-import { Module } from '@nestjs/common';
+import { Logger, Module } from '@nestjs/common';
 import { HealthModule } from '../health/health.module';
 import { ProvidersModule } from '../providers/providers.module';
 import { AdaptiveConcurrencyService } from './adaptive/adaptive-concurrency.service';
@@ -11,7 +11,10 @@ import { ConcurrencySnapshotService } from './concurrency-snapshot.service';
 import { LeakAuditHealthIndicator } from './leak-audit.health';
 import { LimiterHealthIndicator } from './limiter.health';
 import { LeakAuditTasks } from './leak-audit.tasks';
-import { LeaseLedger } from './lease-ledger.service';
+import { LeaseLedger } from './lease-ledger';
+import { LeakAudit } from './leak-audit';
+import { ConcurrencyCore } from './concurrency.core';
+import { systemClock } from '../common/clock';
 import { MemoryConcurrencyBackend } from './memory-concurrency.backend';
 import { RedisConcurrencyBackend } from './redis/redis-concurrency.backend';
 import { concurrencyConfig } from './concurrency.config';
@@ -26,8 +29,20 @@ import type { ConfigType } from '@nestjs/config';
       useFactory: (config: ConfigType<typeof concurrencyConfig>): ConcurrencyBackend =>
         config.backend === 'redis' ? new RedisConcurrencyBackend(config) : new MemoryConcurrencyBackend(),
     },
-    LeaseLedger,
+    {
+      provide: LeaseLedger,
+      inject: [concurrencyConfig.KEY, ConcurrencyBackend],
+      useFactory: (config: ConfigType<typeof concurrencyConfig>, backend: ConcurrencyBackend): LeaseLedger =>
+        new LeaseLedger(backend, config.leaseGraceMs, systemClock, new Logger(LeaseLedger.name)),
+    },
     AdmissionService,
+    // The core AdmissionService built, for the services that read it.
+    { provide: ConcurrencyCore, inject: [AdmissionService], useFactory: (a: AdmissionService) => a.core },
+    {
+      provide: LeakAudit,
+      inject: [LeaseLedger],
+      useFactory: (ledger: LeaseLedger): LeakAudit => new LeakAudit(ledger, systemClock, new Logger('SemaphoreHealth')),
+    },
     ConcurrencySnapshotService,
     LeakAuditTasks,
     ConcurrencyHealthIndicator,
@@ -37,6 +52,14 @@ import type { ConfigType } from '@nestjs/config';
     { provide: ProviderCapacity, useExisting: AdaptiveConcurrencyService },
     ProviderLimitsHealthIndicator,
   ],
-  exports: [AdaptiveConcurrencyService, AdmissionService, LeaseLedger, ConcurrencySnapshotService, LeakAuditTasks],
+  exports: [
+    AdaptiveConcurrencyService,
+    AdmissionService,
+    ConcurrencyCore,
+    LeaseLedger,
+    LeakAudit,
+    ConcurrencySnapshotService,
+    LeakAuditTasks,
+  ],
 })
 export class ConcurrencyModule {}

@@ -4,7 +4,7 @@ import { HealthIndicatorResult, HealthIndicatorService } from '@nestjs/terminus'
 import { ExaiHealthIndicator } from '../health/health.decorator';
 import type { HealthProbe } from '../health/health-probe';
 import { concurrencyConfig } from './concurrency.config';
-import { ConcurrencySnapshotService } from './concurrency-snapshot.service';
+import { LeakAudit } from './leak-audit';
 
 /** Slack on top of two audit intervals before a missing audit counts as "not running". */
 const AUDIT_SLACK_MS = 5_000;
@@ -16,12 +16,12 @@ export class LeakAuditHealthIndicator implements HealthProbe {
   constructor(
     @Inject(concurrencyConfig.KEY) private readonly config: ConfigType<typeof concurrencyConfig>,
     private readonly indicator: HealthIndicatorService,
-    private readonly concurrency: ConcurrencySnapshotService,
+    private readonly audit: LeakAudit,
   ) {}
 
   isHealthy(key: string, now = Date.now()): Promise<HealthIndicatorResult> {
     const session = this.indicator.check(key);
-    const last = this.concurrency.lastAuditAt;
+    const last = this.audit.lastAuditAt;
     const maxAgeMs = 2 * this.config.leakAuditIntervalSecs * 1000 + AUDIT_SLACK_MS;
     if (!last) return Promise.resolve(session.down({ message: 'leak audit has not run yet' }));
     const ageMs = now - last.getTime();

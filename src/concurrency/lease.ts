@@ -1,4 +1,7 @@
-import type { Logger } from '@nestjs/common';
+/** Where a failing release is reported (a Nest Logger fits). */
+export interface LeaseLogger {
+  error(message: unknown): void;
+}
 
 /** Who a lease is for; the liveness callbacks let the audit find leaks without knowing the gateway. */
 export interface LeaseHolder {
@@ -38,7 +41,7 @@ export class Lease {
     readonly acquiredAt: number,
     readonly expiresAt: number,
     private readonly onRelease: (lease: Lease) => void,
-    private readonly logger: Logger,
+    private readonly logger: LeaseLogger,
   ) {}
 
   get requestId(): string {

@@ -1,10 +1,12 @@
 import { Logger } from '@nestjs/common';
 import type { DiscoveryService } from '@nestjs/core';
-import { AdmissionService } from '../../src/concurrency/admission.service';
+import { Clock, systemClock } from '../../src/common/clock';
 import { ConcurrencyConfig, toConcurrencyConfig } from '../../src/concurrency/concurrency.config';
 import { ConcurrencySnapshotService } from '../../src/concurrency/concurrency-snapshot.service';
+import { ConcurrencyCore } from '../../src/concurrency/concurrency.core';
+import { LeakAudit } from '../../src/concurrency/leak-audit';
 import type { LeaseHolder } from '../../src/concurrency/lease';
-import { LeaseLedger } from '../../src/concurrency/lease-ledger.service';
+import { LeaseLedger } from '../../src/concurrency/lease-ledger';
 import { MemoryConcurrencyBackend } from '../../src/concurrency/memory-concurrency.backend';
 import type { ConcurrencyBackend } from '../../src/concurrency/concurrency-backend';
 import { MetricsService } from '../../src/metrics/metrics.service';
@@ -19,17 +21,51 @@ export const SMALL_LIMITS: Record<string, string> = {
   EXAI_WS_QUEUE_TIMEOUT_SECS: '3600',
 };
 
-/** The in-process concurrency stack without Nest, for unit and property tests. */
+/**
+ * The framework-free concurrency core (ledger, admission, audit) on one
+ * environment, without Nest, for unit and property tests; the snapshot
+ * service on top of it for the tests that read what /health shows.
+ */
 export function concurrencyKit(
   env: Record<string, string> = {},
   backend: ConcurrencyBackend = new MemoryConcurrencyBackend(),
+  clock: Clock = systemClock,
 ) {
   const config: ConcurrencyConfig = toConcurrencyConfig(env);
   const metrics = new MetricsService();
-  const ledger = new LeaseLedger(config, backend);
-  const admission = new AdmissionService(config, ledger, metrics, backend);
-  const snapshot = new ConcurrencySnapshotService(config, ledger, admission, metrics, noExtensionProviders());
-  return { config, metrics, ledger, admission, snapshot, backend };
+  const ledger = new LeaseLedger(backend, config.leaseGraceMs, clock, new Logger(LeaseLedger.name));
+  const core = new ConcurrencyCore(config, ledger, clock);
+  const audit = new LeakAudit(ledger, clock, new Logger('SemaphoreHealth'));
+  const snapshot = new ConcurrencySnapshotService(config, ledger, core, audit, metrics, noExtensionProviders());
+  return { config, metrics, ledger, core, audit, snapshot, backend };
+}
+
+/** A clock the test moves by hand: `advance` runs the timers that fall due. */
+export class ManualClock implements Clock {
+  private timers: Array<{ at: number; fn: () => void }> = [];
+
+  constructor(private at = 1_000_000) {}
+
+  now(): number {
+    return this.at;
+  }
+
+  set(at: number): void {
+    this.advance(at - this.at);
+  }
+
+  schedule(fn: () => void, ms: number): () => void {
+    const timer = { at: this.at + ms, fn };
+    this.timers.push(timer);
+    return () => (this.timers = this.timers.filter((t) => t !== timer));
+  }
+
+  advance(ms: number): void {
+    this.at += ms;
+    const due = this.timers.filter((t) => t.at <= this.at).sort((a, b) => a.at - b.at);
+    this.timers = this.timers.filter((t) => t.at > this.at);
+    for (const t of due) t.fn();
+  }
 }
 
 /** A provider registry with no discovered providers: the configured limits are all there is. */

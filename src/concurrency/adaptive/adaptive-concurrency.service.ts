@@ -5,7 +5,7 @@ import { MetricsService } from '../../metrics/metrics.service';
 import type { AttemptReport } from '../../providers/llm-provider';
 import { LlmProviderRegistry } from '../../providers/llm-provider-registry.service';
 import { concurrencyConfig } from '../concurrency.config';
-import { LeaseLedger } from '../lease-ledger.service';
+import { LeaseLedger } from '../lease-ledger';
 import {
   AdaptiveBounds,
   AdaptiveTuning,
