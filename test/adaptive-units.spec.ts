@@ -10,7 +10,7 @@ import {
   LimitStep,
 } from '../src/concurrency/adaptive/adaptive-limit';
 import {
-  extraAdaptiveSettings,
+  adaptiveSettings,
   toAdaptiveConfig,
   AdaptiveConcurrencyEnv,
 } from '../src/concurrency/adaptive/adaptive.config';
@@ -168,7 +168,7 @@ describe('adaptive config', () => {
   it('names every bad value', () => {
     expect(() => parseEnv(AdaptiveConcurrencyEnv, { EXAI_GLM_CONCURRENCY: 'auto' })).toThrow(ConfigValidationError);
     expect(() => parseEnv(AdaptiveConcurrencyEnv, { EXAI_ADAPTIVE_BACKOFF: '1.5' })).toThrow(/EXAI_ADAPTIVE_BACKOFF/);
-    expect(extraAdaptiveSettings({ EXAI_LOCAL_CONCURRENCY: 'fast', EXAI_LOCAL_MIN_INFLIGHT: '0' }).problems).toEqual([
+    expect(adaptiveSettings({ EXAI_LOCAL_CONCURRENCY: 'fast', EXAI_LOCAL_MIN_INFLIGHT: '0' }).problems).toEqual([
       'EXAI_LOCAL_CONCURRENCY="fast": EXAI_LOCAL_CONCURRENCY must be one of: static, adaptive',
       'EXAI_LOCAL_MIN_INFLIGHT="0": EXAI_LOCAL_MIN_INFLIGHT must be an integer of at least 1',
     ]);

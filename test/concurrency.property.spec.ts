@@ -240,7 +240,7 @@ async function runOps(ops: Op[], env: Record<string, string>, backend: Concurren
 
   async function checkInvariants() {
     const counts = await ledger.counts();
-    const members = await ledger.members();
+    const members = await backend.members();
     const live = ledger.all();
     const admitted = calls.filter(
       (c) => c.state === 'admitted' && c.expected !== 'expired' && c.expected !== 'orphaned',

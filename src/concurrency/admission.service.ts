@@ -56,10 +56,6 @@ export class AdmissionService implements OnApplicationShutdown {
     return this.core.capacityOf(provider);
   }
 
-  get queued(): number {
-    return this.core.queued;
-  }
-
   /** Waiters still queued at shutdown are told so; their calls are being aborted anyway. */
   onApplicationShutdown(): void {
     clearInterval(this.poller);

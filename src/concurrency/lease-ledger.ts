@@ -95,15 +95,7 @@ export class LeaseLedger {
     return this.leases.size;
   }
 
-  get(id: string): Lease | undefined {
-    return this.leases.get(id);
-  }
-
   counts(): Promise<Map<string, number>> {
     return this.backend.counts();
-  }
-
-  members(): Promise<Map<string, Set<string>>> {
-    return this.backend.members();
   }
 }

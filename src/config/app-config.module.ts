@@ -4,7 +4,7 @@ import { ActivityEnv, activityConfig } from '../activity/activity.config';
 import {
   AdaptiveConcurrencyEnv,
   adaptiveConcurrencyConfig,
-  extraAdaptiveSettings,
+  adaptiveSettings,
 } from '../concurrency/adaptive/adaptive.config';
 import { ConcurrencyEnv, concurrencyConfig, providerLimits } from '../concurrency/concurrency.config';
 import { FilesEnv, filesConfig } from '../files/files.config';
@@ -53,7 +53,7 @@ export class AppConfigModule {
       validate: (env) =>
         validateAll(ENV_CLASSES, env as Record<string, string | undefined>, [
           (e) => providerLimits(e).problems,
-          (e) => extraAdaptiveSettings(e).problems,
+          (e) => adaptiveSettings(e).problems,
           providersModeProblems,
         ]),
     });

@@ -2,6 +2,7 @@ import { registerAs } from '@nestjs/config';
 import { IsIn, IsInt, IsNumber, Max, Min } from 'class-validator';
 import { EnvInt, EnvNumber } from '../../config/env.transforms';
 import { parseEnv } from '../../config/validate-config';
+import { CONCURRENCY_PROFILES } from '../concurrency.config';
 
 export type ConcurrencyMode = 'static' | 'adaptive';
 const MODES: readonly string[] = ['static', 'adaptive'];
@@ -47,14 +48,16 @@ export class AdaptiveConcurrencyEnv {
 
 const MODE_VAR = /^EXAI_([A-Z0-9]+)_CONCURRENCY$/;
 const MIN_VAR = /^EXAI_([A-Z0-9]+)_MIN_INFLIGHT$/;
-const NAMED = new Set(['GLM', 'KIMI']);
+/** The built-in providers: their variables are typed AdaptiveConcurrencyEnv properties, which report bad values. */
+const DECLARED = Object.keys(CONCURRENCY_PROFILES.dev.providers);
 
 /**
- * `EXAI_<ID>_CONCURRENCY` and `EXAI_<ID>_MIN_INFLIGHT` of providers added by
- * extension modules, which no class property can name; a problem line for
- * each bad value.
+ * Every provider's `EXAI_<ID>_CONCURRENCY` and `EXAI_<ID>_MIN_INFLIGHT`, keyed
+ * by provider id: the built-in ones and those of providers added by
+ * extension modules, which no class property can name. A problem line for
+ * each bad value of an undeclared one.
  */
-export function extraAdaptiveSettings(source: Record<string, string | undefined>): {
+export function adaptiveSettings(source: Record<string, string | undefined>): {
   modes: Record<string, ConcurrencyMode>;
   mins: Record<string, number>;
   problems: string[];
@@ -63,16 +66,18 @@ export function extraAdaptiveSettings(source: Record<string, string | undefined>
   const mins: Record<string, number> = {};
   const problems: string[] = [];
   for (const [key, value] of Object.entries(source)) {
-    if (value === undefined || value === '') continue;
+    if (value === undefined || value.trim() === '') continue;
     const mode = MODE_VAR.exec(key);
-    if (mode && !NAMED.has(mode[1])) {
+    if (mode) {
       if (MODES.includes(value.trim())) modes[mode[1]] = value.trim() as ConcurrencyMode;
-      else problems.push(`${key}=${JSON.stringify(value)}: ${key} must be one of: static, adaptive`);
+      else if (!DECLARED.includes(mode[1]))
+        problems.push(`${key}=${JSON.stringify(value)}: ${key} must be one of: static, adaptive`);
     }
     const min = MIN_VAR.exec(key);
-    if (min && !NAMED.has(min[1])) {
+    if (min) {
       if (/^\d+$/.test(value.trim()) && Number(value) >= 1) mins[min[1]] = Number(value);
-      else problems.push(`${key}=${JSON.stringify(value)}: ${key} must be an integer of at least 1`);
+      else if (!DECLARED.includes(min[1]))
+        problems.push(`${key}=${JSON.stringify(value)}: ${key} must be an integer of at least 1`);
     }
   }
   return { modes, mins, problems };
@@ -94,14 +99,11 @@ export interface AdaptiveConcurrencyConfig {
 /** From one environment, as toConcurrencyConfig: the typed and per-provider variables cannot come apart. */
 export function toAdaptiveConfig(source: Record<string, string | undefined>): AdaptiveConcurrencyConfig {
   const env = parseEnv(AdaptiveConcurrencyEnv, source);
-  const extra = extraAdaptiveSettings(source);
+  const settings = adaptiveSettings(source);
   return {
-    modes: {
-      ...extra.modes,
-      GLM: env.EXAI_GLM_CONCURRENCY as ConcurrencyMode,
-      KIMI: env.EXAI_KIMI_CONCURRENCY as ConcurrencyMode,
-    },
-    mins: { ...extra.mins, GLM: env.EXAI_GLM_MIN_INFLIGHT, KIMI: env.EXAI_KIMI_MIN_INFLIGHT },
+    // The built-in providers are listed even when static, with the defaults of their typed variables.
+    modes: { ...Object.fromEntries(DECLARED.map((id) => [id, 'static' as const])), ...settings.modes },
+    mins: { ...Object.fromEntries(DECLARED.map((id) => [id, 1])), ...settings.mins },
     backoff: env.EXAI_ADAPTIVE_BACKOFF,
     tolerance: env.EXAI_ADAPTIVE_LATENCY_TOLERANCE,
     baselineWindowMs: env.EXAI_ADAPTIVE_BASELINE_WINDOW_SECS * 1000,
