@@ -5,6 +5,12 @@ import { once } from 'node:events';
 import { join } from 'node:path';
 import { ENV_CLASSES } from '../src/config/app-config.module';
 import { ConfigValidationError, validateAll } from '../src/config/validate-config';
+import {
+  RealProviderEndpoints,
+  selectEndpoints,
+  SimulatedEndpoints,
+  SimulatedEndpointsFactory,
+} from '../src/providers/provider-endpoints';
 import { toProvidersConfig, ProvidersEnv } from '../src/providers/providers.config';
 import { parseEnv } from '../src/config/validate-config';
 import { standaloneSimulatorConfig } from '../src/simulator/simulator.config';
@@ -67,6 +73,47 @@ describe('simulator config', () => {
     expect(simulate({ MOONSHOT_API_KEY: 'k' })).toBe(false);
     expect(simulate({ EXAI_PROVIDERS_MODE: 'simulated', GLM_API_KEY: 'k' })).toBe(true);
     expect(simulate({ EXAI_PROVIDERS_MODE: 'real', GLM_API_KEY: 'k' })).toBe(false);
+  });
+});
+
+describe('endpoint selection (selectEndpoints)', () => {
+  const providers = (env: Record<string, string>) => toProvidersConfig(parseEnv(ProvidersEnv, env));
+  const fake: SimulatedEndpoints = {
+    mode: 'simulated',
+    description: 'fake answers',
+    endpointFor: () => ({ baseUrl: 'http://127.0.0.1:1', apiKey: 'k', mode: 'simulated' }),
+  };
+  const factory: SimulatedEndpointsFactory = { create: () => Promise.resolve(fake) };
+
+  beforeEach(() => jest.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined));
+  afterEach(() => jest.restoreAllMocks());
+
+  it('the real APIs when a key is set, without asking the factory', async () => {
+    const create = jest.spyOn(factory, 'create');
+    const endpoints = await selectEndpoints(providers({ GLM_API_KEY: 'k' }), factory);
+    expect(endpoints).toBeInstanceOf(RealProviderEndpoints);
+    const api = providers({ GLM_API_KEY: 'k' }).glm;
+    expect(endpoints.endpointFor('GLM', { ...api, baseUrl: 'https://example.test/v4///' })).toEqual({
+      baseUrl: 'https://example.test/v4',
+      apiKey: 'k',
+      mode: 'real',
+    });
+    expect(endpoints.endpointFor('KIMI', { ...api, apiKey: undefined })).toBeUndefined();
+    expect(create).not.toHaveBeenCalled();
+  });
+
+  it('the factory’s endpoints when simulating, said in a SIMULATED PROVIDERS warning', async () => {
+    const warn = jest.spyOn(Logger.prototype, 'warn');
+    expect(await selectEndpoints(providers({}), factory)).toBe(fake);
+    expect(warn).toHaveBeenCalledWith(
+      'SIMULATED PROVIDERS: no API key is set (EXAI_PROVIDERS_MODE=auto); fake answers, not real models',
+    );
+  });
+
+  it('a clear boot error when simulating without the simulator module', async () => {
+    await expect(selectEndpoints(providers({ EXAI_PROVIDERS_MODE: 'simulated' }), undefined)).rejects.toThrow(
+      'EXAI_PROVIDERS_MODE=simulated needs the simulator module, which is not loaded',
+    );
   });
 });
 
