@@ -94,16 +94,21 @@ export class TestHaproxy {
     child.stderr.on('data', (d: Buffer) => (this.out += d.toString()));
     let failed: Error | undefined;
     child.once('error', (err) => (failed = err));
-    await waitFor(
-      async () => {
-        if (failed)
-          throw new Error(`haproxy could not run (${failed.message}); install it: apt-get install -y haproxy`);
-        if (child.exitCode !== null) throw new Error(`haproxy exited with ${child.exitCode}: ${this.out}`);
-        return (await fetch(`${this.httpUrl}/health/live`).catch(() => undefined))?.status === 200;
-      },
-      15_000,
-      'haproxy serving /health/live',
-    );
+    try {
+      await waitFor(
+        async () => {
+          if (failed)
+            throw new Error(`haproxy could not run (${failed.message}); install it: apt-get install -y haproxy`);
+          if (child.exitCode !== null) throw new Error(`haproxy exited with ${child.exitCode}`);
+          return (await fetch(`${this.httpUrl}/health/live`).catch(() => undefined))?.status === 200;
+        },
+        15_000,
+        'haproxy serving /health/live',
+      );
+    } catch (err) {
+      await this.stop();
+      throw new Error(`${(err as Error).message}; haproxy printed: ${this.out}`, { cause: err });
+    }
   }
 
   async stop(): Promise<void> {
