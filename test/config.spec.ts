@@ -53,6 +53,7 @@ describe('configuration', () => {
         disableCoalesceFor: [],
         resultCacheScope: 'session',
         httpAllowedHosts: [],
+        trustedProxies: [],
         progressIntervalMs: 8_000,
         compatText: true,
         toolTimeoutSecs: 120,

@@ -40,6 +40,8 @@ describe('docker-compose.yml', () => {
     expect(exai.deploy?.replicas).toBe(2);
     expect(exai.env_file).toBe('.env.docker');
     expect(exai.environment).toMatchObject({ EXAI_CONCURRENCY_BACKEND: 'redis', REDIS_URL: 'redis://redis:6379' });
+    // The balancer's X-Forwarded-For is believed, so per-address bounds apply per agent.
+    expect(exai.environment?.EXAI_TRUSTED_PROXIES).toEqual(expect.any(String));
     // The state backend follows the concurrency backend unless set; set, it must say redis.
     expect(exai.environment?.EXAI_STATE_BACKEND ?? 'redis').toBe('redis');
     expect(exai.depends_on).toEqual({ redis: { condition: 'service_healthy' } });
@@ -101,6 +103,12 @@ describe('deploy/haproxy.cfg', () => {
     expect(directives).toContainEqual(expect.stringMatching(/^http-check send meth GET uri \/health\/ready /));
     expect(directives).toContain('http-check expect status 200');
     expect(directives).toContainEqual(expect.stringMatching(/^default-server check /));
+  });
+
+  it('sends the daemons the address it saw, and never the one a client wrote', () => {
+    const drop = directives.indexOf('http-request del-header x-forwarded-for');
+    expect(drop).toBeGreaterThan(-1);
+    expect(directives.indexOf('option forwardfor')).toBeGreaterThan(drop);
   });
 
   it('keeps WebSocket tunnels open longer than the daemon’s ping interval, and /v1 calls longer than their budget', () => {

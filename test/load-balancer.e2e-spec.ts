@@ -11,6 +11,8 @@ import { TestClient } from './support/ws-client';
 
 const BRIDGE = join(__dirname, '..', 'dist', 'mcp', 'main.js');
 const TOKEN = 'lb-shared-token';
+/** Each daemon's cap on connections from one address. */
+const PER_ADDRESS = 3;
 
 type TextContent = { type: string; text: string };
 type ChatStructured = { content: string; continuation_id: string; model: string };
@@ -33,6 +35,23 @@ async function killHard(d: DaemonProcess): Promise<void> {
   });
 }
 
+/** A hello through the balancer from one loopback address: the open socket, or how the daemon closed it. */
+async function helloFrom(
+  url: string,
+  localAddress: string,
+  headers: Record<string, string> = {},
+): Promise<{ socket?: TestClient; closed?: string }> {
+  const socket = await TestClient.connect(url, { localAddress, headers });
+  socket.send({ op: 'hello', token: TOKEN });
+  try {
+    const ack = await socket.next(() => true, 10_000);
+    return ack.op === 'hello_ack' && ack.ok === true ? { socket } : { closed: JSON.stringify(ack) };
+  } catch {
+    const { code, reason } = await socket.waitClose(10_000);
+    return { closed: `${code} ${reason}` };
+  }
+}
+
 function textOf(result: unknown): string {
   return ((result as { content: TextContent[] }).content ?? []).map((c) => c.text).join('\n');
 }
@@ -53,6 +72,9 @@ describe('two daemons behind HAProxy running deploy/haproxy.cfg (Debian haproxy,
       EXAI_CONCURRENCY_BACKEND: 'redis',
       REDIS_URL: redis.url,
       EXAI_WS_TOKEN: TOKEN,
+      // HAProxy reaches the daemons from 127.0.0.1; agents come from other loopback addresses.
+      EXAI_TRUSTED_PROXIES: '127.0.0.1',
+      EXAI_WS_MAX_CONNECTIONS_PER_IP: String(PER_ADDRESS),
     };
     daemons = await Promise.all([startDaemonProcess(env, 30_000), startDaemonProcess(env, 30_000)]);
     lb = await TestHaproxy.start(daemons.map((d, i) => ({ name: `daemon-${i}`, port: Number(new URL(d.url).port) })));
@@ -112,6 +134,30 @@ describe('two daemons behind HAProxy running deploy/haproxy.cfg (Debian haproxy,
     expect(await connectionsOn(daemons[1 - emptied])).toBe(2);
     for (const s of sockets.splice(0)) s.close();
     await waitFor(async () => (await counts()).every((n) => n === 0), 10_000, 'every socket closed');
+  });
+
+  it('applies the per-address connection cap to each agent behind it, by the address HAProxy saw', async () => {
+    const opened: TestClient[] = [];
+    // One agent address: PER_ADDRESS on each daemon, then refused, even when it claims another address.
+    for (let i = 0; i < 2 * PER_ADDRESS; i++) {
+      const { socket, closed } = await helloFrom(lb.wsUrl, '127.0.0.2', { 'X-Forwarded-For': `127.0.0.${20 + i}` });
+      expect(closed).toBeUndefined();
+      opened.push(socket!);
+    }
+    sockets.push(...opened);
+    expect(await helloFrom(lb.wsUrl, '127.0.0.2', { 'X-Forwarded-For': '127.0.0.99' })).toEqual({
+      closed: '1008 too many connections from this address',
+    });
+    // Another agent behind the same balancer is not counted with it.
+    const other = await helloFrom(lb.wsUrl, '127.0.0.3');
+    expect(other.closed).toBeUndefined();
+    sockets.push(other.socket!);
+    // The daemon logs the agent's own address (pino writes after the ack, so wait for the line).
+    const logged = () => daemons.map((d) => d.output()).join('');
+    await waitFor(() => /"msg":"Client connected"[^\n]*"ip":"127\.0\.0\.3"/.test(logged()), 10_000, 'the log line');
+    expect(logged()).not.toMatch(/"ip":"127\.0\.0\.(2[0-9]|99)"/);
+    for (const s of sockets.splice(0)) s.close();
+    await waitFor(async () => (await Promise.all(daemons.map(connectionsOn))).every((n) => n === 0), 10_000);
   });
 
   it('an MCP bridge session survives the loss of its daemon: the bridge reconnects through the balancer and its next call succeeds', async () => {

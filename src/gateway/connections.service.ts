@@ -3,6 +3,7 @@ import type { ConfigType } from '@nestjs/config';
 import type { IncomingMessage } from 'node:http';
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { WebSocket } from 'ws';
+import { ClientAddressService } from './client-address.service';
 import { ClientConnection, OutboundPolicy } from './client-connection';
 import { CloseCode } from './gateway.constants';
 import { gatewayConfig } from './gateway.config';
@@ -39,6 +40,7 @@ export class ConnectionsService {
     @Inject(gatewayConfig.KEY) private readonly config: ConfigType<typeof gatewayConfig>,
     private readonly metrics: MetricsService,
     private readonly refusals: RefusalLogService,
+    private readonly clientAddress: ClientAddressService,
   ) {
     this.outbound = {
       maxBufferedBytes: config.maxBufferedBytes,
@@ -57,7 +59,7 @@ export class ConnectionsService {
     request: IncomingMessage | undefined,
     onHelloTimeout: (c: ClientConnection) => void,
   ): ClientConnection | undefined {
-    const ip = request?.socket.remoteAddress ?? 'unknown';
+    const ip = request ? this.clientAddress.of(request) : 'unknown';
     if (!this.accepting) {
       socket.close(CloseCode.GOING_AWAY, 'server shutting down');
       return undefined;

@@ -3,6 +3,7 @@ import { IsBoolean, IsIn, IsInt, IsString, Matches, Max, Min, ValidateBy, Valida
 import { EnvBool, EnvInt, EnvList } from '../config/env.transforms';
 import { isLoopbackHost, ListenHostEnv } from '../config/listen-host';
 import { parseEnv } from '../config/validate-config';
+import { isIP } from 'node:net';
 
 /**
  * Who may be served a finished result or join a running call of another
@@ -24,6 +25,24 @@ function TokenRequiredOffLoopback(): PropertyDecorator {
         `must be set when EXAI_WS_HOST=${(args?.object as GatewayEnv).EXAI_WS_HOST} is not loopback (or set EXAI_WS_ALLOW_INSECURE=true to run without auth)`,
     },
   });
+}
+
+export interface AddressRange {
+  address: string;
+  prefix: number;
+  family: 'ipv4' | 'ipv6';
+}
+
+/** An entry of EXAI_TRUSTED_PROXIES: an IPv4 or IPv6 address, or a CIDR range of either; undefined when malformed. */
+export function parseAddressRange(entry: string): AddressRange | undefined {
+  const [address, prefixText, ...rest] = entry.split('/');
+  const version = isIP(address);
+  if (version === 0 || rest.length > 0) return undefined;
+  if (prefixText !== undefined && !/^\d{1,3}$/.test(prefixText)) return undefined;
+  const max = version === 4 ? 32 : 128;
+  const prefix = prefixText === undefined ? max : Number(prefixText);
+  if (prefix > max) return undefined;
+  return { address, prefix, family: version === 4 ? 'ipv4' : 'ipv6' };
 }
 
 export class GatewayEnv extends ListenHostEnv {
@@ -141,6 +160,19 @@ export class GatewayEnv extends ListenHostEnv {
   @Matches(/^[^\s/@:]+$/, { each: true, message: 'must be host names without port, path or credentials' })
   EXAI_HTTP_ALLOWED_HOSTS: string[] = [];
 
+  @EnvList()
+  @ValidateBy(
+    {
+      name: 'addressRanges',
+      validator: {
+        validate: (v: unknown) =>
+          Array.isArray(v) && v.every((e) => typeof e === 'string' && parseAddressRange(e) !== undefined),
+      },
+    },
+    { message: 'must be a comma-separated list of IP addresses or CIDR ranges (10.0.0.5, 172.16.0.0/12, fd00::/8)' },
+  )
+  EXAI_TRUSTED_PROXIES: string[] = [];
+
   @EnvInt()
   @IsInt()
   @Min(1)
@@ -187,6 +219,8 @@ export interface GatewayConfig {
   resultCacheScope: ResultCacheScope;
   /** Extra Host header names the HTTP endpoints answer to, lower case. */
   httpAllowedHosts: string[];
+  /** Peers whose X-Forwarded-For names the client (load balancers), as addresses or CIDR ranges. */
+  trustedProxies: string[];
   progressIntervalMs: number;
   compatText: boolean;
   toolTimeoutSecs: number;
@@ -220,6 +254,7 @@ export function toGatewayConfig(env: GatewayEnv): GatewayConfig {
     disableCoalesceFor: env.EXAI_WS_DISABLE_COALESCE_FOR_TOOLS,
     resultCacheScope: env.EXAI_RESULT_CACHE_SCOPE as ResultCacheScope,
     httpAllowedHosts: env.EXAI_HTTP_ALLOWED_HOSTS.map((h) => h.toLowerCase()),
+    trustedProxies: env.EXAI_TRUSTED_PROXIES,
     progressIntervalMs: env.EXAI_WS_PROGRESS_INTERVAL_SECS * 1000,
     compatText: env.EXAI_WS_COMPAT_TEXT,
     toolTimeoutSecs: env.EXAI_TOOL_TIMEOUT_SECS,

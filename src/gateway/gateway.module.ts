@@ -3,6 +3,7 @@ import { ActivityModule } from '../activity/activity.module';
 import { ConcurrencyModule } from '../concurrency/concurrency.module';
 import { HealthModule } from '../health/health.module';
 import { ToolsModule } from '../tools/tools.module';
+import { ClientAddressService } from './client-address.service';
 import { ConnectionsService } from './connections.service';
 import { GatewayHealthIndicator } from './gateway.health';
 import { GatewayShutdownService } from './gateway-shutdown.service';
@@ -20,6 +21,7 @@ import { ToolCallsService } from './tool-calls.service';
 @Module({
   imports: [HealthModule, ToolsModule, ConcurrencyModule, ActivityModule],
   providers: [
+    ClientAddressService,
     ConnectionsService,
     HandshakeService,
     HelloBackoffService,

@@ -1,6 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { ConfigType } from '@nestjs/config';
 import type { IncomingMessage } from 'node:http';
+import { ClientAddressService } from './client-address.service';
 import { gatewayConfig } from './gateway.config';
 import { HelloBackoffService } from './hello-backoff.service';
 import { RefusalLogService } from './refusal-log.service';
@@ -9,10 +10,6 @@ export interface UpgradeRefusal {
   status: number;
   message: string;
   headers?: Record<string, string>;
-}
-
-export function remoteAddress(req: IncomingMessage): string {
-  return req.socket.remoteAddress ?? 'unknown';
 }
 
 /**
@@ -25,10 +22,11 @@ export class UpgradeGuardService {
     @Inject(gatewayConfig.KEY) private readonly config: ConfigType<typeof gatewayConfig>,
     private readonly backoff: HelloBackoffService,
     private readonly refusals: RefusalLogService,
+    private readonly clientAddress: ClientAddressService,
   ) {}
 
   check(req: IncomingMessage): UpgradeRefusal | undefined {
-    const ip = remoteAddress(req);
+    const ip = this.clientAddress.of(req);
     // Agents and CLIs send no Origin; a browser always does, and a page the
     // user visits must not reach a daemon that trusts loopback.
     const origin = req.headers.origin;
