@@ -8,6 +8,7 @@ import { GatewayEnv, toGatewayConfig } from '../src/gateway/gateway.config';
 import { LoggingEnv } from '../src/logging/logging.config';
 import { ProvidersEnv, toProvidersConfig } from '../src/providers/providers.config';
 import { RoutingEnv, toRoutingConfig } from '../src/routing/routing.config';
+import { StateEnv, toStateConfig } from '../src/state/state.config';
 
 const gateway = (env: EnvSource = {}) => toGatewayConfig(parseEnv(GatewayEnv, env));
 const concurrency = (env: EnvSource = {}) => toConcurrencyConfig(env);
@@ -297,5 +298,27 @@ describe('LOG_FORMAT', () => {
     expect(logFormat('auto', false)).toBe('json');
     expect(logFormat('json', true)).toBe('json');
     expect(logFormat('pretty', false)).toBe('pretty');
+  });
+});
+
+describe('EXAI_STATE_BACKEND', () => {
+  const state = (env: EnvSource = {}) => toStateConfig(parseEnv(StateEnv, env), parseEnv(ConcurrencyEnv, env));
+
+  it('follows EXAI_CONCURRENCY_BACKEND when unset or empty, and takes the limiter’s Redis and failure mode', () => {
+    expect(state()).toEqual({ backend: 'memory', redisUrl: 'redis://127.0.0.1:6379', failureMode: 'closed' });
+    expect(state({ EXAI_CONCURRENCY_BACKEND: 'redis', EXAI_STATE_BACKEND: '' }).backend).toBe('redis');
+    expect(
+      state({ EXAI_CONCURRENCY_BACKEND: 'redis', REDIS_URL: 'redis://r:6380', EXAI_REDIS_FAILURE_MODE: 'local' }),
+    ).toEqual({ backend: 'redis', redisUrl: 'redis://r:6380', failureMode: 'local' });
+  });
+
+  it('an explicit value wins either way', () => {
+    expect(state({ EXAI_CONCURRENCY_BACKEND: 'redis', EXAI_STATE_BACKEND: 'memory' }).backend).toBe('memory');
+    expect(state({ EXAI_STATE_BACKEND: 'redis' }).backend).toBe('redis');
+  });
+
+  it('is validated at boot with the other variables', () => {
+    const err = configError(() => validateAll(ENV_CLASSES, { EXAI_STATE_BACKEND: 'disk' }));
+    expect(err.problems).toEqual([expect.stringMatching(/^EXAI_STATE_BACKEND="disk": .*memory, redis/)]);
   });
 });

@@ -55,7 +55,17 @@ describe('health, readiness and metrics', () => {
     expect(status).toBe(200);
     expect(Object.keys(body).sort()).toEqual(['details', 'error', 'info', 'status']);
     const details = body.details as Record<string, Json>;
-    expect(Object.keys(details).sort()).toEqual(['concurrency', 'gateway', 'provider_limits', 'providers', 'routing']);
+    expect(Object.keys(details).sort()).toEqual([
+      'concurrency',
+      'gateway',
+      'provider_limits',
+      'providers',
+      'routing',
+      'state',
+    ]);
+    expect(Object.keys(details.state).sort()).toEqual(['backend', 'fallback', 'maps', 'status']);
+    expect(details.state).toMatchObject({ status: 'up', backend: 'memory', fallback: false });
+    expect((details.state.maps as Record<string, Json>).threads).toEqual({ entries: 0, bytes: 0 });
     expect(Object.keys(details.gateway).sort()).toEqual(['connections', 'in_flight_calls', 'sessions', 'status']);
     expect(Object.keys(details.concurrency).sort()).toEqual(
       [
@@ -108,7 +118,13 @@ describe('health, readiness and metrics', () => {
   it('is ready once a provider is usable and the leak audit has run', async () => {
     const { status, body } = await getJson(`${daemon.httpUrl}/health/ready`);
     expect(status).toBe(200);
-    expect(Object.keys(body.details as Json).sort()).toEqual(['gateway', 'leak_audit', 'limiter', 'providers']);
+    expect(Object.keys(body.details as Json).sort()).toEqual([
+      'gateway',
+      'leak_audit',
+      'limiter',
+      'providers',
+      'state',
+    ]);
     const live = await getJson(`${daemon.httpUrl}/health/live`);
     expect(live.status).toBe(200);
     expect(Object.keys(live.body.details as Json)).toEqual(['event_loop']);

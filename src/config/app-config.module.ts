@@ -13,6 +13,7 @@ import { LoggingEnv, loggingConfig } from '../logging/logging.config';
 import { ProvidersEnv, providersConfig, providersModeProblems } from '../providers/providers.config';
 import { RoutingEnv, routingConfig } from '../routing/routing.config';
 import { SimulatorEnv, simulatorConfig } from '../simulator/simulator.config';
+import { StateEnv, stateConfig } from '../state/state.config';
 import { ToolsEnv, toolsConfig } from '../tools/tools.config';
 import { WorkflowEnv, workflowConfig } from '../tools/workflow/workflow.config';
 import { validateAll } from './validate-config';
@@ -29,6 +30,7 @@ export const ENV_CLASSES = [
   ActivityEnv,
   ToolsEnv,
   WorkflowEnv,
+  StateEnv,
 ];
 
 @Module({})
@@ -49,6 +51,7 @@ export class AppConfigModule {
         activityConfig,
         toolsConfig,
         workflowConfig,
+        stateConfig,
       ],
       validate: (env) =>
         validateAll(ENV_CLASSES, env as Record<string, string | undefined>, [

@@ -5,6 +5,7 @@ import { FilesModule } from '../files/files.module';
 import { HealthModule } from '../health/health.module';
 import { ProvidersModule } from '../providers/providers.module';
 import { RoutingModule } from '../routing/routing.module';
+import { StateModule } from '../state/state.module';
 import { ChallengeTool } from './builtin/challenge.tool';
 import { ActivityTool } from './builtin/activity.tool';
 import { ChatTool } from './builtin/chat.tool';
@@ -33,7 +34,7 @@ import { WorkflowStateService } from './workflow/workflow-state.service';
 import { WorkflowToolsRegistrar } from './workflow/workflow-tools';
 
 @Module({
-  imports: [DiscoveryModule, FilesModule, HealthModule, ProvidersModule, RoutingModule, ActivityModule],
+  imports: [DiscoveryModule, FilesModule, HealthModule, ProvidersModule, RoutingModule, ActivityModule, StateModule],
   providers: [
     ToolRegistryService,
     LlmCallService,

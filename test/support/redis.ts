@@ -7,10 +7,14 @@ import Redis from 'ioredis';
 export class TestRedis {
   private child: ChildProcess | undefined;
 
-  private constructor(readonly port: number) {}
+  private constructor(
+    readonly port: number,
+    private readonly dataDir?: string,
+  ) {}
 
-  static async start(port?: number): Promise<TestRedis> {
-    const redis = new TestRedis(port ?? (await freePort()));
+  /** With `dataDir`, every write is fsynced to an append-only file there, so a restart keeps the data. */
+  static async start(port?: number, dataDir?: string): Promise<TestRedis> {
+    const redis = new TestRedis(port ?? (await freePort()), dataDir);
     await redis.launch();
     return redis;
   }
@@ -22,7 +26,12 @@ export class TestRedis {
   async launch(): Promise<void> {
     const child = spawn(
       'redis-server',
-      ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+      [
+        ...['--port', String(this.port), '--bind', '127.0.0.1', '--save', ''],
+        ...(this.dataDir
+          ? ['--appendonly', 'yes', '--appendfsync', 'always', '--dir', this.dataDir]
+          : ['--appendonly', 'no']),
+      ],
       {
         stdio: ['ignore', 'pipe', 'pipe'],
       },
