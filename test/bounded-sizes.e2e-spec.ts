@@ -46,9 +46,9 @@ describe('caches and threads bounded by bytes', () => {
       const res = await c.result(`chat-${i}`, 20_000);
       expect(res.error).toBeUndefined();
     }
-    const threads = daemon.app.get(ConversationThreadsService);
+    const threads = await daemon.app.get(ConversationThreadsService).stats();
     expect(threads.bytes).toBeLessThanOrEqual(2 * MIB);
-    expect(threads.size).toBeGreaterThan(0);
+    expect(threads.entries).toBeGreaterThan(0);
     c.close();
   }, 60_000);
 

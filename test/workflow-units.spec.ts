@@ -3,18 +3,19 @@ import { parseExpertReply } from '../src/tools/workflow/workflow-expert';
 import { WorkflowStateService, WorkflowThread } from '../src/tools/workflow/workflow-state.service';
 import { toWorkflowConfig, WorkflowEnv } from '../src/tools/workflow/workflow.config';
 import { parseEnv } from '../src/config/validate-config';
+import { MemoryStateStore } from '../src/state/memory-state.store';
 import { workflowSchema } from '../src/tools/workflow/workflow.schema';
 import { WORKFLOW_TOOLS } from '../src/tools/workflow/workflow-tools';
 
-class ClockedState extends WorkflowStateService {
-  t = 1_000_000;
-  protected override now(): number {
-    return this.t;
-  }
-}
-
-function state(env: Record<string, string>): ClockedState {
-  return new ClockedState(toWorkflowConfig(parseEnv(WorkflowEnv, env)));
+/** Workflow state on a memory store whose clock the test moves. */
+function state(env: Record<string, string>): WorkflowStateService & { t: number } {
+  const clock = { t: 1_000_000 };
+  const s = new WorkflowStateService(
+    toWorkflowConfig(parseEnv(WorkflowEnv, env)),
+    new MemoryStateStore(() => clock.t),
+  ) as WorkflowStateService & { t: number };
+  Object.defineProperty(s, 't', { get: () => clock.t, set: (v: number) => (clock.t = v) });
+  return s;
 }
 
 function threadWith(s: WorkflowStateService, session: string, findings = 'x'): WorkflowThread {
@@ -41,56 +42,64 @@ function threadWith(s: WorkflowStateService, session: string, findings = 'x'): W
 }
 
 describe('workflow state per thread', () => {
-  it('is owned by its session: another session gets the same answer as for an unknown id', () => {
+  it('is owned by its session: another session gets the same answer as for an unknown id', async () => {
     const s = state({});
     const t = threadWith(s, 'a');
-    s.save(t);
-    expect(s.require(t.id, 'a').runs.debug.steps).toHaveLength(1);
-    expect(() => s.require(t.id, 'b')).toThrow(InvalidArgumentsError);
-    expect(() => s.require(t.id, 'b')).toThrow(`unknown continuation_id "${t.id}"`);
-    expect(() => s.require('nope', 'a')).toThrow('unknown continuation_id "nope"');
+    await s.save(t);
+    expect((await s.require(t.id, 'a')).runs.debug.steps).toHaveLength(1);
+    await expect(s.require(t.id, 'b')).rejects.toThrow(InvalidArgumentsError);
+    await expect(s.require(t.id, 'b')).rejects.toThrow(`unknown continuation_id "${t.id}"`);
+    await expect(s.require('nope', 'a')).rejects.toThrow('unknown continuation_id "nope"');
   });
 
-  it('hands out copies, so a failed step leaves the stored thread unchanged', () => {
+  it('hands out copies, so a failed step leaves the stored thread unchanged', async () => {
     const s = state({});
     const t = threadWith(s, 'a');
-    s.save(t);
-    s.require(t.id, 'a').runs.debug.steps.length = 0;
-    expect(s.require(t.id, 'a').runs.debug.steps).toHaveLength(1);
+    await s.save(t);
+    (await s.require(t.id, 'a')).runs.debug.steps.length = 0;
+    expect((await s.require(t.id, 'a')).runs.debug.steps).toHaveLength(1);
   });
 
-  it('is bounded by thread count, evicting the least recently used', () => {
+  it('is bounded by thread count, evicting the least recently used', async () => {
     const s = state({ EXAI_WORKFLOW_MAX_THREADS: '2' });
     const [t1, t2, t3] = [threadWith(s, 'a'), threadWith(s, 'a'), threadWith(s, 'a')];
-    s.save(t1);
-    s.save(t2);
-    s.require(t1.id, 'a');
-    s.save(t3);
-    expect(s.size).toBe(2);
-    expect(() => s.require(t2.id, 'a')).toThrow('unknown continuation_id');
-    expect(s.require(t1.id, 'a').id).toBe(t1.id);
+    await s.save(t1);
+    await s.save(t2);
+    await s.require(t1.id, 'a');
+    await s.save(t3);
+    expect((await s.stats()).entries).toBe(2);
+    await expect(s.require(t2.id, 'a')).rejects.toThrow('unknown continuation_id');
+    expect((await s.require(t1.id, 'a')).id).toBe(t1.id);
   });
 
-  it('is bounded by bytes in total and per thread', () => {
+  it('is bounded by bytes in total and per thread', async () => {
     const s = state({ EXAI_WORKFLOW_MAX_BYTES: '3000', EXAI_WORKFLOW_THREAD_MAX_BYTES: '2000' });
     const big = threadWith(s, 'a', 'y'.repeat(1200));
     const big2 = threadWith(s, 'a', 'y'.repeat(1200));
-    s.save(big);
-    s.save(big2);
-    expect(s.size).toBe(1);
-    expect(s.bytes).toBeLessThanOrEqual(3000);
-    expect(() => s.save(threadWith(s, 'a', 'z'.repeat(2500)))).toThrow(/over EXAI_WORKFLOW_THREAD_MAX_BYTES=2000/);
+    await s.save(big);
+    await s.save(big2);
+    const stats = await s.stats();
+    expect(stats.entries).toBe(1);
+    expect(stats.bytes).toBeLessThanOrEqual(3000);
+    await expect(s.save(threadWith(s, 'a', 'z'.repeat(2500)))).rejects.toThrow(
+      /over EXAI_WORKFLOW_THREAD_MAX_BYTES=2000/,
+    );
   });
 
-  it('expires idle threads after EXAI_WORKFLOW_TTL_SECS', () => {
+  it('refuses a thread larger than all threads may hold together instead of losing it silently', async () => {
+    const s = state({ EXAI_WORKFLOW_MAX_BYTES: '1500', EXAI_WORKFLOW_THREAD_MAX_BYTES: '4000' });
+    await expect(s.save(threadWith(s, 'a', 'z'.repeat(2000)))).rejects.toThrow(/EXAI_WORKFLOW_MAX_BYTES=1500/);
+  });
+
+  it('expires idle threads after EXAI_WORKFLOW_TTL_SECS', async () => {
     const s = state({ EXAI_WORKFLOW_TTL_SECS: '60' });
     const t = threadWith(s, 'a');
-    s.save(t);
+    await s.save(t);
     s.t += 59_000;
-    expect(s.require(t.id, 'a').id).toBe(t.id);
+    expect((await s.require(t.id, 'a')).id).toBe(t.id);
     s.t += 61_000;
-    expect(() => s.require(t.id, 'a')).toThrow('unknown continuation_id');
-    expect(s.bytes).toBe(0);
+    await expect(s.require(t.id, 'a')).rejects.toThrow('unknown continuation_id');
+    expect((await s.stats()).bytes).toBe(0);
   });
 });
 

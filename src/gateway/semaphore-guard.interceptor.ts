@@ -1,6 +1,6 @@
 import { CallHandler, ExecutionContext, Inject, Injectable, Logger, NestInterceptor } from '@nestjs/common';
 import type { ConfigType } from '@nestjs/config';
-import { concat, defer, Observable, of, Subscription } from 'rxjs';
+import { concat, defer, from, Observable, of, Subscription, switchMap } from 'rxjs';
 import type { WebSocket } from 'ws';
 import { ActivityService } from '../activity/activity.service';
 import { AdmissionOptions, AdmissionService } from '../concurrency/admission.service';
@@ -43,16 +43,15 @@ export class SemaphoreGuardInterceptor implements NestInterceptor {
     const ws = context.switchToWs();
     if (context.getType() !== 'ws' || ws.getPattern() !== 'call_tool') return next.handle();
     const frame = ws.getData<CallToolFrame>();
-    const plan = this.calls.plan(ws.getClient<WebSocket>(), frame);
-    switch (plan.kind) {
-      case 'immediate':
-        return of(plan.frame);
-      case 'join':
-        return this.calls.participate(plan.execution, plan.participant, true);
-      case 'run':
-        this.calls.register(plan.execution, frame, this.run(plan.execution, next));
-        return this.calls.participate(plan.execution, plan.participant, false);
-    }
+    // Planning may read state from Redis (a thread, a replay), so it is async;
+    // a new run is registered inside it, see ToolCallsService.plan.
+    return from(this.calls.plan(ws.getClient<WebSocket>(), frame, (execution) => this.run(execution, next))).pipe(
+      switchMap((plan) =>
+        plan.kind === 'immediate'
+          ? of(plan.frame)
+          : this.calls.participate(plan.execution, plan.participant, plan.kind === 'join'),
+      ),
+    );
   }
 
   /** Cold until the first participant subscribes; torn down when the last one leaves. */

@@ -66,9 +66,16 @@ export class ToolCallsService {
 
   /**
    * Steps 1–6 of the call lifecycle: name, arguments, replay, result cache and
-   * coalescing. Throws the typed error that ends the call before it starts.
+   * coalescing. Rejects with the typed error that ends the call before it
+   * starts. A new run is registered (made joinable, with the run `runOf`
+   * builds) in the same synchronous step as the coalescing check after the
+   * last await, so two identical calls planned at once cannot both miss.
    */
-  plan(socket: WebSocket, frame: CallToolFrame): CallPlan {
+  async plan(
+    socket: WebSocket,
+    frame: CallToolFrame,
+    runOf: (execution: ToolExecution) => Observable<ExecutionEvent>,
+  ): Promise<CallPlan> {
     const conn = this.connections.get(socket);
     if (!conn?.sessionId) throw new InvalidMessageError('connection is not ready');
     const replayable = frame.request_id !== undefined;
@@ -93,15 +100,11 @@ export class ToolCallsService {
       const replay = this.results.replay(sessionId, seed.requestId);
       // A finished id reused for another call runs that call (protocol.md).
       if (replay?.fingerprint === seed.fingerprint) return { kind: 'immediate', frame: replay.frame };
-      const running = this.bySession.get(sessionId)?.get(seed.requestId);
-      if (running && running.fingerprint !== seed.fingerprint) {
-        throw new RequestIdInUseError(seed.requestId, running.toolName);
-      }
-      const execution = running && this.executionOf(running);
-      if (execution) return { kind: 'join', execution, participant: seed };
+      const joined = this.joinRunning(seed);
+      if (joined) return joined;
     }
 
-    const prepared = this.registry.prepare(tool, validated, { sessionId });
+    const prepared = await this.registry.prepare(tool, validated, { sessionId });
     const args = prepared.args;
     const callKey = this.shareKey(tool, args, sessionId);
     if (callKey) {
@@ -112,9 +115,12 @@ export class ToolCallsService {
         this.metrics.calls.inc({ tool: tool.name, outcome: 'cached' });
         return { kind: 'immediate', frame: hit };
       }
-      const running = this.byKey.get(callKey);
-      if (running) return { kind: 'join', execution: running, participant: seed };
     }
+    // Again after the await: the same id or an identical call may have started meanwhile.
+    const joined = seed.replayable ? this.joinRunning(seed) : undefined;
+    if (joined) return joined;
+    const running = callKey ? this.byKey.get(callKey) : undefined;
+    if (running) return { kind: 'join', execution: running, participant: seed };
 
     const timeoutSecs =
       prepared.timeoutSecs !== undefined ? Math.max(1, Math.ceil(prepared.timeoutSecs)) : this.timeoutFor(tool, args);
@@ -128,7 +134,21 @@ export class ToolCallsService {
       { requestId: seed.requestId, sessionId, conn },
       prepared.local === true,
     );
+    this.register(execution, frame, runOf(execution));
     return { kind: 'run', execution, participant: seed };
+  }
+
+  /**
+   * The running call of this session with the same request_id, to join.
+   * @throws RequestIdInUseError when that id runs a different call.
+   */
+  private joinRunning(seed: ParticipantSeed): CallPlan | undefined {
+    const running = this.bySession.get(seed.sessionId)?.get(seed.requestId);
+    if (running && running.fingerprint !== seed.fingerprint) {
+      throw new RequestIdInUseError(seed.requestId, running.toolName);
+    }
+    const execution = running && this.executionOf(running);
+    return execution ? { kind: 'join', execution, participant: seed } : undefined;
   }
 
   /** Makes a planned execution joinable and lets the handler find it. */

@@ -1,8 +1,9 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { ConfigType } from '@nestjs/config';
 import { randomUUID } from 'node:crypto';
-import { TtlLru } from '../common/ttl-lru';
 import type { LlmMessage } from '../providers/llm-provider';
+import { StateUnavailableError } from '../state/state.errors';
+import { StateMap, StateMapStats, StateStore } from '../state/state-store';
 import { toolsConfig } from './tools.config';
 import { UnknownContinuationError } from './tools.errors';
 
@@ -22,37 +23,46 @@ interface Thread {
 }
 
 /**
- * In-memory conversation threads behind `continuation_id`, each owned by the
- * session that created it: 3 h TTL, bounded by count and by bytes
+ * Conversation threads behind `continuation_id`, each owned by the session
+ * that created it, in the state store (this daemon's memory, or Redis shared
+ * by every daemon): 3 h TTL, bounded by count and by bytes
  * (EXAI_THREADS_MAX_BYTES, least recently used out first). A thread is
  * trimmed from its oldest turns to fit a quarter of the budget, so one huge
  * conversation cannot evict every other.
  */
 @Injectable()
 export class ConversationThreadsService {
-  private readonly threads: TtlLru<string, Thread>;
+  private readonly threads: StateMap;
   private readonly maxThreadBytes: number;
 
-  constructor(@Inject(toolsConfig.KEY) config: ConfigType<typeof toolsConfig>) {
+  constructor(
+    @Inject(toolsConfig.KEY) config: ConfigType<typeof toolsConfig>,
+    private readonly store: StateStore,
+  ) {
     this.maxThreadBytes = Math.floor(config.threadsMaxBytes / 4);
-    this.threads = new TtlLru<string, Thread>(MAX_THREADS, THREAD_TTL_MS, Date.now, {
-      maxBytes: config.threadsMaxBytes,
-      sizeOf: (id, thread) =>
-        id.length + thread.owner.length + thread.messages.reduce((n, m) => n + messageBytes(m), 0),
-    });
+    this.threads = store.map(
+      'threads',
+      { maxEntries: MAX_THREADS, maxBytes: config.threadsMaxBytes, ttlMs: THREAD_TTL_MS },
+      'required',
+    );
+  }
+
+  /** @throws StateUnavailableError when no thread could be read or recorded now (Redis down, `closed`). */
+  assertWritable(): void {
+    if (!this.store.status().available) throw new StateUnavailableError();
   }
 
   /**
    * The thread's messages; none when no id is given (a new thread).
    * @throws UnknownContinuationError when the id is not a live thread of this session.
    */
-  history(continuationId: string | undefined, sessionId: string): LlmMessage[] {
+  async history(continuationId: string | undefined, sessionId: string): Promise<LlmMessage[]> {
     if (!continuationId) return [];
-    const thread = this.threads.get(continuationId);
+    const thread = await this.read(continuationId);
     // Another session's thread gets the same answer as an id that never
     // existed, so the error does not tell a guesser that the id is live.
     if (!thread || thread.owner !== sessionId) throw new UnknownContinuationError(continuationId);
-    return [...thread.messages];
+    return thread.messages;
   }
 
   /**
@@ -61,37 +71,41 @@ export class ConversationThreadsService {
    * or a thread evicted after prepare() checked it.
    * @throws UnknownContinuationError when the id is another session's thread.
    */
-  historyOrNew(continuationId: string | undefined, sessionId: string): LlmMessage[] {
+  async historyOrNew(continuationId: string | undefined, sessionId: string): Promise<LlmMessage[]> {
     if (!continuationId) return [];
-    const thread = this.threads.get(continuationId);
+    const thread = await this.read(continuationId);
     if (thread && thread.owner !== sessionId) throw new UnknownContinuationError(continuationId);
-    return [...(thread?.messages ?? [])];
+    return thread?.messages ?? [];
   }
 
   /**
-   * Appends a turn and returns the id to continue with (a new one when none was given).
+   * Appends a turn and returns the id to continue with (a new one when none
+   * was given). One read-and-write step, so two daemons appending to one
+   * thread at once both keep their turn.
    * @throws UnknownContinuationError when the id belongs to another session.
    */
-  append(continuationId: string | undefined, sessionId: string, ...messages: LlmMessage[]): string {
+  async append(continuationId: string | undefined, sessionId: string, ...messages: LlmMessage[]): Promise<string> {
     const id = continuationId || randomUUID();
-    const existing = this.threads.get(id);
-    if (existing && existing.owner !== sessionId) throw new UnknownContinuationError(id);
-    // A thread evicted while its turn ran is recreated for the same owner:
-    // only that session ever held the id.
-    const turns = [...(existing?.messages ?? []), ...messages].slice(-MAX_MESSAGES_PER_THREAD);
-    let bytes = turns.reduce((n, m) => n + messageBytes(m), 0);
-    while (turns.length > 0 && bytes > this.maxThreadBytes) bytes -= messageBytes(turns.shift()!);
-    if (turns.length > 0) this.threads.set(id, { owner: sessionId, messages: turns });
-    else this.threads.delete(id);
+    await this.threads.update(id, (raw) => {
+      const existing = raw === undefined ? undefined : (JSON.parse(raw) as Thread);
+      if (existing && existing.owner !== sessionId) throw new UnknownContinuationError(id);
+      // A thread evicted while its turn ran is recreated for the same owner:
+      // only that session ever held the id.
+      const turns = [...(existing?.messages ?? []), ...messages].slice(-MAX_MESSAGES_PER_THREAD);
+      let bytes = turns.reduce((n, m) => n + messageBytes(m), 0);
+      while (turns.length > 0 && bytes > this.maxThreadBytes) bytes -= messageBytes(turns.shift()!);
+      return turns.length > 0 ? JSON.stringify({ owner: sessionId, messages: turns } satisfies Thread) : undefined;
+    });
     return id;
   }
 
-  get size(): number {
-    return this.threads.size;
+  /** Threads held and their bytes, as the store counts them. */
+  stats(): Promise<StateMapStats> {
+    return this.threads.stats();
   }
 
-  /** Bytes held by all threads (estimated from their text). */
-  get bytes(): number {
-    return this.threads.bytes;
+  private async read(id: string): Promise<Thread | undefined> {
+    const raw = await this.threads.get(id);
+    return raw === undefined ? undefined : (JSON.parse(raw) as Thread);
   }
 }

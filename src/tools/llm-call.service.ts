@@ -81,8 +81,9 @@ export class LlmCallService {
    * by request kind. Runs before admission, so the call takes the permit of
    * the provider that will serve it.
    * @throws UnknownContinuationError for a continuation_id that is not the caller's thread.
+   * @throws StateUnavailableError when the thread cannot be read or recorded (Redis down, `closed`).
    */
-  prepare(
+  async prepare(
     tool: string,
     args: Record<string, unknown>,
     options: {
@@ -94,14 +95,18 @@ export class LlmCallService {
       threadMustExist?: boolean;
       /** The call carries images: it needs a vision model. */
       vision?: boolean;
+      /** The call records its turn in a conversation thread (run()): refused now if it could not. */
+      recordsThread?: boolean;
     },
-  ): PreparedCall {
+  ): Promise<PreparedCall> {
+    // Refused before the model is paid for, not when the answer cannot be recorded.
+    if (options.recordsThread) this.threads.assertWritable();
     // Checked even when the model is explicit: another session's thread must
     // fail here, before the result cache, coalescing or admission see the call.
     const history =
       options.threadMustExist === false
-        ? this.threads.historyOrNew(continuationOf(args), options.sessionId)
-        : this.threads.history(continuationOf(args), options.sessionId);
+        ? await this.threads.historyOrNew(continuationOf(args), options.sessionId)
+        : await this.threads.history(continuationOf(args), options.sessionId);
     const historyChars = history.reduce((n, m) => n + m.content.length, 0);
     const promptChars = options.prompt.length + textArg(args.system_prompt).length + historyChars;
     const route = this.route(tool, args.model, { ...options, promptChars });
@@ -193,7 +198,7 @@ export class LlmCallService {
   async run(plan: LlmCallPlan, input: LlmCallInput, ctx: ToolContext): Promise<ToolResult> {
     // prepare() already refused a caller's unknown id; here a thread may be
     // new (minted by a workflow) or evicted since, never another session's.
-    const history = this.threads.historyOrNew(input.continuationId, ctx.sessionId);
+    const history = await this.threads.historyOrNew(input.continuationId, ctx.sessionId);
     const user: LlmMessage = {
       role: 'user',
       content: input.attachment
@@ -213,7 +218,7 @@ export class LlmCallService {
     const { result, metadata } = await this.complete(plan, messages, { temperature: input.temperature }, ctx);
     // Images and file contents are not kept in the thread, only named: keeping
     // megabytes per turn would fill the thread store's byte budget with copies.
-    metadata.continuation_id = this.threads.append(input.continuationId, ctx.sessionId, user, {
+    metadata.continuation_id = await this.threads.append(input.continuationId, ctx.sessionId, user, {
       role: 'assistant',
       content: result.content,
     });

@@ -109,7 +109,7 @@ export class ToolRegistryService implements OnModuleInit {
   }
 
   /** Lets the tool resolve model, provider and deadline; tools without `prepare` run as called. */
-  prepare(tool: RegisteredTool, args: Record<string, unknown>, ctx: PrepareContext): PreparedCall {
+  async prepare(tool: RegisteredTool, args: Record<string, unknown>, ctx: PrepareContext): Promise<PreparedCall> {
     return tool.handler.prepare ? tool.handler.prepare(args, ctx) : { args };
   }
 

@@ -69,8 +69,9 @@ export interface PrepareContext {
 export interface ExaiToolHandler {
   /**
    * Optional: resolves model, provider and deadline before admission, so the
-   * call takes the right permit. May throw InvalidArgumentsError.
+   * call takes the right permit. May throw (or reject with) InvalidArgumentsError.
+   * Async when it reads state that may live in Redis (a conversation thread).
    */
-  prepare?(args: Record<string, unknown>, ctx: PrepareContext): PreparedCall;
+  prepare?(args: Record<string, unknown>, ctx: PrepareContext): PreparedCall | Promise<PreparedCall>;
   execute(args: Record<string, unknown>, ctx: ToolContext): Promise<ToolResult>;
 }

@@ -53,7 +53,7 @@ export class ChatTool implements ExaiToolHandler {
     private readonly files: FileAccessService,
   ) {}
 
-  prepare(args: Record<string, unknown>, ctx: PrepareContext): PreparedCall {
+  prepare(args: Record<string, unknown>, ctx: PrepareContext): Promise<PreparedCall> {
     const images = imagesOf(args);
     return this.llm.prepare('chat', args, {
       deep: DEEP_MODES.has(String(args.thinking_mode)),
@@ -61,6 +61,7 @@ export class ChatTool implements ExaiToolHandler {
       prompt: `${textArg(args.system_prompt)}${String(args.prompt)}`,
       sessionId: ctx.sessionId,
       vision: images.length > 0,
+      recordsThread: true,
     });
   }
 

@@ -41,8 +41,8 @@ export class KimiChatWithFilesTool implements ExaiToolHandler {
     private readonly files: ProviderFilesService,
   ) {}
 
-  prepare(args: Record<string, unknown>, ctx: PrepareContext): PreparedCall {
-    const prepared = this.llm.prepare('kimi_chat_with_files', args, {
+  async prepare(args: Record<string, unknown>, ctx: PrepareContext): Promise<PreparedCall> {
+    const prepared = await this.llm.prepare('kimi_chat_with_files', args, {
       deep: false,
       web: false,
       prompt: String(args.prompt),

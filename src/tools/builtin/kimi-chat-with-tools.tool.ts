@@ -49,10 +49,10 @@ import { InvalidArgumentsError } from '../tools.errors';
 export class KimiChatWithToolsTool implements ExaiToolHandler {
   constructor(private readonly llm: LlmCallService) {}
 
-  prepare(args: Record<string, unknown>, ctx: PrepareContext): PreparedCall {
+  async prepare(args: Record<string, unknown>, ctx: PrepareContext): Promise<PreparedCall> {
     const messages = conversation(args);
     normalizeTools(args.tools, true);
-    const prepared = this.llm.prepare('kimi_chat_with_tools', args, {
+    const prepared = await this.llm.prepare('kimi_chat_with_tools', args, {
       deep: false,
       web: args.use_websearch !== false,
       prompt: messages.map((m) => m.content).join('\n'),

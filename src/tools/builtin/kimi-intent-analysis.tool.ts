@@ -45,7 +45,7 @@ export class KimiIntentAnalysisTool implements ExaiToolHandler {
     @Inject(routingConfig.KEY) private readonly routing: ConfigType<typeof routingConfig>,
   ) {}
 
-  prepare(args: Record<string, unknown>, ctx: PrepareContext): PreparedCall {
+  prepare(args: Record<string, unknown>, ctx: PrepareContext): Promise<PreparedCall> {
     return this.llm.prepare('kimi_intent_analysis', args, {
       deep: false,
       web: false,

@@ -41,9 +41,9 @@ export class StatusTool implements ExaiToolHandler {
     private readonly llm: LlmCallService,
   ) {}
 
-  prepare(args: Record<string, unknown>, ctx: PrepareContext): PreparedCall {
+  async prepare(args: Record<string, unknown>, ctx: PrepareContext): Promise<PreparedCall> {
     if (args.probe !== true) return { args, timeoutSecs: STATUS_TIMEOUT_SECS };
-    const prepared = this.llm.prepare(
+    const prepared = await this.llm.prepare(
       'status',
       { ...args, model: 'auto' },
       { deep: false, web: false, prompt: 'ping', sessionId: ctx.sessionId },

@@ -52,13 +52,14 @@ export class ThinkDeepTool implements ExaiToolHandler {
     private readonly workflow: WorkflowEngine,
   ) {}
 
-  prepare(args: Record<string, unknown>, ctx: PrepareContext): PreparedCall {
+  prepare(args: Record<string, unknown>, ctx: PrepareContext): Promise<PreparedCall> {
     if (isWorkflowCall(args)) return this.workflow.prepare(THINKDEEP, args, ctx.sessionId);
     return this.llm.prepare('thinkdeep', args, {
       deep: true,
       web: args.use_websearch === true,
       prompt: `${textArg(args.prompt) || textArg(args.step)}${textArg(args.findings)}`,
       sessionId: ctx.sessionId,
+      recordsThread: true,
     });
   }
 

@@ -56,10 +56,10 @@ export class WorkflowEngine {
    * if so, resolves the model, provider and deadline. A local step is marked
    * `local`, so the gateway runs it without a permit.
    */
-  prepare(def: WorkflowDefinition, raw: Record<string, unknown>, sessionId: string): PreparedCall {
+  async prepare(def: WorkflowDefinition, raw: Record<string, unknown>, sessionId: string): Promise<PreparedCall> {
     const args = normalizeArgs(def, raw);
     if ('consult' in def) this.defaultModels(args);
-    const thread = this.threadFor(args, sessionId);
+    const thread = await this.threadFor(args, sessionId);
     const run = structuredClone(thread?.runs[def.name]) ?? newRun(def.name);
     this.checkStep(def, args, run);
     applyStep(def, run, args, this.defaultsOf(def));
@@ -68,7 +68,7 @@ export class WorkflowEngine {
     if (decision.kind === 'local') {
       prepared = { args, local: true };
     } else if (decision.kind === 'consult') {
-      const routed = this.llm.prepare(
+      const routed = await this.llm.prepare(
         def.name,
         { model: decision.model },
         { deep: false, web: false, prompt: '', sessionId },
@@ -78,7 +78,7 @@ export class WorkflowEngine {
     } else {
       const c = consolidate(run);
       // The files are not read yet; their share is bounded by the model's file budget.
-      prepared = this.llm.prepare(def.name, args, {
+      prepared = await this.llm.prepare(def.name, args, {
         deep: decision.deep,
         web: decision.web,
         prompt: `${c.initialRequest}\n${workSummary(c)}`,
@@ -92,7 +92,7 @@ export class WorkflowEngine {
   }
 
   async execute(def: WorkflowDefinition, args: Record<string, unknown>, ctx: ToolContext): Promise<ToolResult> {
-    const thread = this.threadFor(args, ctx.sessionId) ?? this.state.create(ctx.sessionId);
+    const thread = (await this.threadFor(args, ctx.sessionId)) ?? this.state.create(ctx.sessionId);
     const run = thread.runs[def.name] ?? newRun(def.name);
     thread.runs[def.name] = run;
     this.checkStep(def, args, run);
@@ -102,7 +102,7 @@ export class WorkflowEngine {
     if ('consult' in def && decision.kind === 'consult') {
       return this.consult(def as ConsultingDefinition, thread, run, args, decision, ctx);
     }
-    this.state.save(thread);
+    await this.state.save(thread);
     const c = consolidate(run);
     const base = this.base(def, args, run, c, thread.id);
     if (args.next_step_required === true) return this.answer(this.pause(def, run, args, c, base, checked));
@@ -121,7 +121,7 @@ export class WorkflowEngine {
     if (models.length > 0) args.models = models.map((model) => ({ model, stance: 'neutral' }));
   }
 
-  private threadFor(args: Record<string, unknown>, sessionId: string): WorkflowThread | undefined {
+  private async threadFor(args: Record<string, unknown>, sessionId: string): Promise<WorkflowThread | undefined> {
     const id = args.continuation_id;
     return typeof id === 'string' && id !== '' ? this.state.require(id, sessionId) : undefined;
   }
@@ -337,7 +337,7 @@ export class WorkflowEngine {
       ctx,
     );
     thread.embeddedFiles = [...new Set([...thread.embeddedFiles, ...(files.embedded ?? [])])];
-    this.state.save(thread);
+    await this.state.save(thread);
     const analysis = parseExpertReply(result.content);
     const meta = result.metadata ?? {};
     const response: Response = {
@@ -441,7 +441,7 @@ export class WorkflowEngine {
     const n = Number(args.step_number);
     if (n === 1 || !run.models) run.models = modelsOf(args);
     const total = run.models.length;
-    this.state.save(thread);
+    await this.state.save(thread);
     const c = consolidate(run);
     const provider = this.llm.providerFor(decision.model);
     const files = await this.expertFiles(
@@ -481,7 +481,7 @@ export class WorkflowEngine {
     const responses = (run.responses ?? []).slice(0, n - 1);
     responses[n - 1] = modelResponse;
     run.responses = responses;
-    this.state.save(thread);
+    await this.state.save(thread);
     const last = n >= total;
     const response: Response = {
       status:
