@@ -25,9 +25,9 @@ describe('caches and threads bounded by bytes', () => {
       c.send({ op: 'call_tool', request_id: `fill-${i}`, name: 'test_echo', arguments: { text: text(i) } });
       expect((await c.result(`fill-${i}`, 10_000)).error).toBeUndefined();
     }
-    const cache = daemon.app.get(ResultCacheService);
-    expect(cache.bytes.results).toBeLessThanOrEqual(3 * MIB);
-    expect(cache.bytes.replays).toBeLessThanOrEqual(3 * MIB);
+    const cache = await daemon.app.get(ResultCacheService).stats();
+    expect(cache.results.bytes).toBeLessThanOrEqual(3 * MIB);
+    expect(cache.replays.bytes).toBeLessThanOrEqual(3 * MIB);
     const runsBefore = daemon.probe.runs.get('test_echo') ?? 0;
     c.send({ op: 'call_tool', request_id: 'again-last', name: 'test_echo', arguments: { text: text(5) } });
     expect((await c.result('again-last', 10_000)).from_cache).toBe(true);

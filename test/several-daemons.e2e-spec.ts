@@ -134,6 +134,48 @@ describe('several daemons share session state through Redis', () => {
     for (const f of ['FINDING-ONE', 'FINDING-TWO', 'FINDING-THREE']) expect(prompt).toContain(f);
   });
 
+  it('a replay of a finished request_id on B returns A’s stored result without running it again', async () => {
+    const onA = await client('a', 'agent-replay');
+    // temperature > 0: never served from the result cache, so only the replay can answer.
+    const args = { prompt: 'a sampled answer', temperature: 0.7 };
+    const original = await call(onA, 'chat', args, 'replay-1');
+    ok(original);
+    expect(chatRequests()).toHaveLength(1);
+    onA.close();
+
+    const onB = await client('b', 'agent-replay');
+    const replayed = await call(onB, 'chat', args, 'replay-1');
+    expect(replayed).toEqual(original);
+    expect(chatRequests()).toHaveLength(1);
+
+    // Replays belong to their session: another session's identical id runs as its own call.
+    const other = await call(await client('b', 'someone-else'), 'chat', args, 'replay-1');
+    expect(ok(other).metadata.continuation_id).not.toBe(ok(original).metadata.continuation_id);
+    expect(chatRequests()).toHaveLength(2);
+  });
+
+  it('an identical call on B is answered from the result cache A filled', async () => {
+    const args = { prompt: 'a deterministic question', model: 'glm-4.5-flash' };
+    const first = ok(await call(await client('a', 'agent-cache'), 'chat', args));
+    const second = await call(await client('b', 'agent-cache'), 'chat', args);
+    expect(second.from_cache).toBe(true);
+    expect(ok(second).content).toBe(first.content);
+    expect(chatRequests()).toHaveLength(1);
+  });
+
+  it('a call still running on A is not joined from B: the same request_id on B runs again', async () => {
+    const onA = await client('a', 'agent-running');
+    const args = { prompt: 'slow [[sim:delay=1500]]', temperature: 0.3 };
+    onA.send({ op: 'call_tool', request_id: 'running-1', name: 'chat', arguments: args });
+    await onA.next((f) => f.op === 'call_tool_ack' && f.request_id === 'running-1', 10_000);
+    const onB = await client('b', 'agent-running');
+    const onBResult = await call(onB, 'chat', args, 'running-1');
+    ok(onBResult);
+    expect(onBResult.from_cache).toBeUndefined();
+    ok(await onA.result('running-1', 30_000));
+    expect(chatRequests()).toHaveLength(2);
+  });
+
   it('session isolation holds across daemons: another session cannot continue A’s thread on B', async () => {
     const alice = await client('a', 'alice');
     const thread = ok(await call(alice, 'chat', { prompt: 'ALICE-SECRET' })).metadata.continuation_id as string;

@@ -2,6 +2,7 @@ import { Module } from '@nestjs/common';
 import { ActivityModule } from '../activity/activity.module';
 import { ConcurrencyModule } from '../concurrency/concurrency.module';
 import { HealthModule } from '../health/health.module';
+import { StateModule } from '../state/state.module';
 import { ToolsModule } from '../tools/tools.module';
 import { ClientAddressService } from './client-address.service';
 import { ConnectionsService } from './connections.service';
@@ -19,7 +20,7 @@ import { ToolCallsGateway } from './tool-calls.gateway';
 import { ToolCallsService } from './tool-calls.service';
 
 @Module({
-  imports: [HealthModule, ToolsModule, ConcurrencyModule, ActivityModule],
+  imports: [HealthModule, ToolsModule, ConcurrencyModule, ActivityModule, StateModule],
   providers: [
     ClientAddressService,
     ConnectionsService,

@@ -1,6 +1,6 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { ConfigType } from '@nestjs/config';
-import { TtlLru } from '../common/ttl-lru';
+import { StateMap, StateMapStats, StateStore } from '../state/state-store';
 import { gatewayConfig } from './gateway.config';
 import type { CallToolResultFrame, TextOutput } from './dto/server-frames';
 
@@ -13,56 +13,67 @@ export interface StoredReplay {
 
 /**
  * Replay of finished calls by (session, request_id), and the result cache of
- * identical calls by call key (scoped by the caller, see ToolCallsService).
- * Only successes are stored: a failed call that is retried with the same id
- * runs again.
+ * identical calls by call key (scoped by the caller, see ToolCallsService), in
+ * the state store: with Redis, a retry or an identical call on another daemon
+ * is answered from what this one stored. Only successes are stored: a failed
+ * call that is retried with the same id runs again. Both are caches: when the
+ * store cannot be reached they miss (the call runs) and store nothing.
  */
 @Injectable()
 export class ResultCacheService {
-  private readonly replays: TtlLru<string, StoredReplay>;
-  private readonly results: TtlLru<string, TextOutput[]>;
+  private readonly logger = new Logger(ResultCacheService.name);
+  private readonly replays: StateMap;
+  private readonly results: StateMap;
+  private readonly enabled: boolean;
 
-  constructor(@Inject(gatewayConfig.KEY) config: ConfigType<typeof gatewayConfig>) {
+  constructor(@Inject(gatewayConfig.KEY) config: ConfigType<typeof gatewayConfig>, store: StateStore) {
+    // EXAI_WS_RESULT_TTL=0 turns both off.
+    this.enabled = config.resultTtlMs > 0;
     // Bounded by bytes too: a few huge results must not hold the entry count's worth of memory.
-    const maxBytes = config.resultCacheMaxBytes;
-    this.replays = new TtlLru(config.resultCacheMaxEntries * 4, config.resultTtlMs, Date.now, {
-      maxBytes,
-      sizeOf: (key, { fingerprint, frame }) =>
-        key.length + fingerprint.length + textBytes(frame.outputs) + (frame.text?.length ?? 0),
-    });
-    this.results = new TtlLru(config.resultCacheMaxEntries, config.resultTtlMs, Date.now, {
-      maxBytes,
-      sizeOf: (key, outputs) => key.length + textBytes(outputs),
-    });
+    const bounds = { maxBytes: config.resultCacheMaxBytes, ttlMs: config.resultTtlMs };
+    this.replays = store.map('replays', { ...bounds, maxEntries: config.resultCacheMaxEntries * 4 }, 'cache');
+    this.results = store.map('results', { ...bounds, maxEntries: config.resultCacheMaxEntries }, 'cache');
   }
 
-  /** Bytes held by the result cache and the replay cache (estimated from their text). */
-  get bytes(): { results: number; replays: number } {
-    return { results: this.results.bytes, replays: this.replays.bytes };
+  /** Entries and bytes held by the result cache and the replay cache. */
+  async stats(): Promise<{ results: StateMapStats; replays: StateMapStats }> {
+    return { results: await this.results.stats(), replays: await this.replays.stats() };
   }
 
-  replay(sessionId: string, requestId: string): StoredReplay | undefined {
-    return this.replays.get(this.replayKey(sessionId, requestId));
+  async replay(sessionId: string, requestId: string): Promise<StoredReplay | undefined> {
+    if (!this.enabled) return undefined;
+    const raw = await this.replays.get(this.replayKey(sessionId, requestId));
+    return raw === undefined ? undefined : (JSON.parse(raw) as StoredReplay);
   }
 
-  storeReplay(sessionId: string, fingerprint: string, frame: CallToolResultFrame): void {
-    this.replays.set(this.replayKey(sessionId, frame.request_id), { fingerprint, frame });
+  /** Resolves once stored, so a client that has the result can replay it on any daemon. Never rejects. */
+  storeReplay(sessionId: string, fingerprint: string, frame: CallToolResultFrame): Promise<void> {
+    if (!this.enabled) return Promise.resolve();
+    const entry: StoredReplay = { fingerprint, frame };
+    return this.quietly(this.replays.set(this.replayKey(sessionId, frame.request_id), JSON.stringify(entry)));
   }
 
-  cachedOutputs(callKey: string): TextOutput[] | undefined {
-    return this.results.get(callKey);
+  async cachedOutputs(callKey: string): Promise<TextOutput[] | undefined> {
+    if (!this.enabled) return undefined;
+    const raw = await this.results.get(callKey);
+    return raw === undefined ? undefined : (JSON.parse(raw) as TextOutput[]);
   }
 
-  storeOutputs(callKey: string, outputs: TextOutput[]): void {
-    this.results.set(callKey, outputs);
+  /** Never rejects: a result that could not be cached is only a later miss. */
+  storeOutputs(callKey: string, outputs: TextOutput[]): Promise<void> {
+    if (!this.enabled) return Promise.resolve();
+    return this.quietly(this.results.set(callKey, JSON.stringify(outputs)));
+  }
+
+  private quietly(write: Promise<unknown>): Promise<void> {
+    return write.then(
+      () => undefined,
+      (err: unknown) => this.logger.warn(`Result not cached: ${(err as Error)?.message ?? String(err)}`),
+    );
   }
 
   private replayKey(sessionId: string, requestId: string): string {
     // JSON keeps the pair unambiguous whatever characters the ids contain.
     return JSON.stringify([sessionId, requestId]);
   }
-}
-
-function textBytes(outputs: TextOutput[]): number {
-  return outputs.reduce((n, o) => n + o.text.length, 0);
 }

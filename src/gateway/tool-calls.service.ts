@@ -1,8 +1,8 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { ConfigType } from '@nestjs/config';
 import { createHash, randomUUID } from 'node:crypto';
-import { defer, EMPTY, from, Observable, ReplaySubject, share, Subscription } from 'rxjs';
-import { filter, map, tap } from 'rxjs/operators';
+import { defer, EMPTY, from, Observable, of, ReplaySubject, share, Subscription } from 'rxjs';
+import { concatMap, filter, tap } from 'rxjs/operators';
 import type { WebSocket } from 'ws';
 import { stableJson } from '../common/stable-json';
 import { MetricsService } from '../metrics/metrics.service';
@@ -97,7 +97,7 @@ export class ToolCallsService {
     // Before prepare(): a retry is answered as it was, even if routing would
     // now pick another model or its thread has expired since.
     if (seed.replayable) {
-      const replay = this.results.replay(sessionId, seed.requestId);
+      const replay = await this.results.replay(sessionId, seed.requestId);
       // A finished id reused for another call runs that call (protocol.md).
       if (replay?.fingerprint === seed.fingerprint) return { kind: 'immediate', frame: replay.frame };
       const joined = this.joinRunning(seed);
@@ -108,10 +108,10 @@ export class ToolCallsService {
     const args = prepared.args;
     const callKey = this.shareKey(tool, args, sessionId);
     if (callKey) {
-      const outputs = this.results.cachedOutputs(callKey);
+      const outputs = await this.results.cachedOutputs(callKey);
       if (outputs) {
         const hit: CallToolResultFrame = { ...this.resultFrame(seed.requestId, outputs), from_cache: true };
-        if (seed.replayable) this.results.storeReplay(sessionId, seed.fingerprint, hit);
+        if (seed.replayable) await this.results.storeReplay(sessionId, seed.fingerprint, hit);
         this.metrics.calls.inc({ tool: tool.name, outcome: 'cached' });
         return { kind: 'immediate', frame: hit };
       }
@@ -159,7 +159,7 @@ export class ToolCallsService {
         // Unregister before anyone sees the result, so no caller can join an
         // execution that has nothing more to send.
         this.unregister(execution);
-        if (execution.callKey) this.results.storeOutputs(execution.callKey, ev.outputs);
+        if (execution.callKey) void this.results.storeOutputs(execution.callKey, ev.outputs);
       }),
       // ReplaySubject(1): a participant that attaches between the result and
       // the completion still receives the result. refCount reset: when the
@@ -247,7 +247,15 @@ export class ToolCallsService {
         const events = execution.events$
           .pipe(
             filter((ev) => !joined || ev.kind === 'result'),
-            map((ev) => this.frameFor(ev, participant)),
+            // The result goes out once its replay is stored, so a client that
+            // has it can replay it on any daemon; other frames pass at once.
+            concatMap((ev) => {
+              if (ev.kind !== 'result' || !participant.replayable) return of(this.frameFor(ev, participant));
+              const frame = this.resultFrame(participant.requestId, ev.outputs);
+              return from(
+                this.results.storeReplay(participant.sessionId, participant.fingerprint, frame).then(() => frame),
+              );
+            }),
           )
           .subscribe(subscriber);
         return () => {
@@ -308,11 +316,8 @@ export class ToolCallsService {
           message: ev.message,
           level: ev.level,
         };
-      case 'result': {
-        const frame = this.resultFrame(p.requestId, ev.outputs);
-        if (p.replayable) this.results.storeReplay(p.sessionId, p.fingerprint, frame);
-        return frame;
-      }
+      case 'result':
+        return this.resultFrame(p.requestId, ev.outputs);
     }
   }
 
