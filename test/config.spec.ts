@@ -8,7 +8,7 @@ import { GatewayEnv, toGatewayConfig } from '../src/gateway/gateway.config';
 import { LoggingEnv } from '../src/logging/logging.config';
 import { ProvidersEnv, toProvidersConfig } from '../src/providers/providers.config';
 import { RoutingEnv, toRoutingConfig } from '../src/routing/routing.config';
-import { StateEnv, toStateConfig } from '../src/state/state.config';
+import { toStateConfig } from '../src/state/state.config';
 
 const gateway = (env: EnvSource = {}) => toGatewayConfig(parseEnv(GatewayEnv, env));
 const concurrency = (env: EnvSource = {}) => toConcurrencyConfig(env);
@@ -302,7 +302,7 @@ describe('LOG_FORMAT', () => {
 });
 
 describe('EXAI_STATE_BACKEND', () => {
-  const state = (env: EnvSource = {}) => toStateConfig(parseEnv(StateEnv, env), parseEnv(ConcurrencyEnv, env));
+  const state = (env: EnvSource = {}) => toStateConfig(env);
 
   it('follows EXAI_CONCURRENCY_BACKEND when unset or empty, and takes the limiter’s Redis and failure mode', () => {
     expect(state()).toEqual({ backend: 'memory', redisUrl: 'redis://127.0.0.1:6379', failureMode: 'closed' });

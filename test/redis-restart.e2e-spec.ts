@@ -112,6 +112,11 @@ describe('Redis mode keeps its limits: restarts, pruning, expiry, audit races, r
       await waitFor(async () => (await fetch(`${b.httpUrl}/health/ready`)).status === 200, 10_000, 'B back on Redis');
       for (let i = 0; i < 3; i++)
         cb.send({ op: 'call_tool', request_id: `b${i}`, name: 'test_gate', arguments: { gate: `rb${i}` } });
+      // Counted only once B has tried to admit each call (planning is async and
+      // reads Redis first): before that, A's 3 stale leases alone read as "3".
+      for (let i = 0; i < 3; i++) {
+        await cb.next((f) => f.request_id === `b${i}` && (f.op === 'call_tool_ack' || f.note === 'queued'), 10_000);
+      }
 
       // Within one refresh (TTL/3) A has either taken its permits back (B's calls
       // wait) or lost them (A's calls end with OVER_CAPACITY): 3 leases, not 6.

@@ -174,7 +174,9 @@ describe('shared limits on a real redis-server', () => {
   }, 60_000);
 
   it('closed mode: with Redis gone new calls get OVER_CAPACITY (limiter unavailable) and readiness fails; calls resume when it returns, with no leak', async () => {
-    const d = await startTestDaemon(daemonEnv({ EXAI_REDIS_FAILURE_MODE: 'closed' }));
+    // The limiter alone: with the state store on Redis too, a chat is refused
+    // earlier, while planning, with limit "state" (several-daemons.e2e-spec.ts).
+    const d = await startTestDaemon(daemonEnv({ EXAI_REDIS_FAILURE_MODE: 'closed', EXAI_STATE_BACKEND: 'memory' }));
     try {
       const c = await TestClient.ready(d.url);
       c.send({ op: 'call_tool', request_id: 'before', name: 'chat', arguments: { prompt: 'before' } });

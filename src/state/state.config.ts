@@ -1,7 +1,7 @@
 import { registerAs } from '@nestjs/config';
 import { IsIn, IsOptional } from 'class-validator';
-import { ConcurrencyEnv } from '../concurrency/concurrency.config';
-import { parseEnv } from '../config/validate-config';
+import { toConcurrencyConfig } from '../concurrency/concurrency.config';
+import { EnvSource, parseEnv } from '../config/validate-config';
 
 export class StateEnv {
   /** Unset: the same store as EXAI_CONCURRENCY_BACKEND, so one switch moves a daemon to Redis. */
@@ -18,14 +18,14 @@ export interface StateConfig {
   failureMode: 'closed' | 'local';
 }
 
-export function toStateConfig(env: StateEnv, concurrency: ConcurrencyEnv): StateConfig {
+export function toStateConfig(source: EnvSource): StateConfig {
+  const env = parseEnv(StateEnv, source);
+  const limiter = toConcurrencyConfig(source);
   return {
-    backend: (env.EXAI_STATE_BACKEND ?? concurrency.EXAI_CONCURRENCY_BACKEND) as 'memory' | 'redis',
-    redisUrl: concurrency.REDIS_URL,
-    failureMode: concurrency.EXAI_REDIS_FAILURE_MODE as 'closed' | 'local',
+    backend: (env.EXAI_STATE_BACKEND as 'memory' | 'redis' | undefined) ?? limiter.backend,
+    redisUrl: limiter.redisUrl,
+    failureMode: limiter.redisFailureMode,
   };
 }
 
-export const stateConfig = registerAs('state', (): StateConfig =>
-  toStateConfig(parseEnv(StateEnv, process.env), parseEnv(ConcurrencyEnv, process.env)),
-);
+export const stateConfig = registerAs('state', (): StateConfig => toStateConfig(process.env));
