@@ -7,6 +7,7 @@ export interface ChildReply {
   ready?: string;
   rss?: number;
   heapUsed?: number;
+  cpuUs?: number;
 }
 
 /**
@@ -48,6 +49,14 @@ export class BenchProcess {
     });
   }
 
+  /** CPU time (user + system) the child has used so far, in µs. */
+  cpuUs(): Promise<number> {
+    return new Promise((resolve) => {
+      this.child.once('message', (msg: ChildReply) => resolve(msg.cpuUs ?? 0));
+      this.child.send('cpu');
+    });
+  }
+
   /** Asks the child to close and exit (so a CPU profile is written), then waits for it. */
   async stop(): Promise<void> {
     if (this.child.exitCode !== null) return;
@@ -59,7 +68,7 @@ export class BenchProcess {
   }
 }
 
-/** The child side: answers `memory` and `stop` on the IPC channel, then says it is ready at `url`. */
+/** The child side: answers `memory`, `cpu` and `stop` on the IPC channel, then says it is ready at `url`. */
 export function serveBenchChild(url: string, close: () => Promise<void>): void {
   process.on('message', (msg: string) => {
     if (msg === 'memory') {
@@ -68,6 +77,9 @@ export function serveBenchChild(url: string, close: () => Promise<void>): void {
       gc?.();
       const { rss, heapUsed } = process.memoryUsage();
       process.send?.({ rss, heapUsed });
+    } else if (msg === 'cpu') {
+      const { user, system } = process.cpuUsage();
+      process.send?.({ cpuUs: user + system });
     } else if (msg === 'stop') {
       close().then(
         () => process.exit(0),

@@ -4,11 +4,15 @@ import { helloed, open, request } from './bench.ws';
 import { fmt, median, nowUs, spread, summarize } from './stats';
 import type { Targets } from './targets';
 
-/** The daemon as agents run it (prod profile, info log), with room for the memory section's connections. */
+/**
+ * The daemon as agents run it (prod profile, info log), with room for the
+ * memory section's connections. BENCH_LOG_LEVEL=warn shows what the per-call
+ * info line costs.
+ */
 const DAEMON_ENV: Record<string, string> = {
   EXAI_WS_HOST: '127.0.0.1',
   EXAI_WS_TOKEN: '',
-  LOG_LEVEL: 'info',
+  LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'info',
   EXAI_CONCURRENCY_PROFILE: 'prod',
   EXAI_WS_RATE_LIMIT_PER_SEC: '100000',
   EXAI_WS_MAX_CONNECTIONS: '3000',
@@ -105,7 +109,7 @@ async function callsPerSecond(
   seconds: number,
   frame: (i: number, k: number) => string,
   done: (m: string) => boolean,
-): Promise<number> {
+): Promise<{ rate: number; count: number }> {
   let count = 0;
   const until = Date.now() + seconds * 1000;
   const t0 = nowUs();
@@ -117,11 +121,12 @@ async function callsPerSecond(
       }
     }),
   );
-  return count / ((nowUs() - t0) / 1e6);
+  return { rate: count / ((nowUs() - t0) / 1e6), count };
 }
 
 /** 100 sessions back to back, next to 100 raw echo clients (the load generator's own ceiling), per round. */
-async function throughput(daemonUrl: string, echoUrl: string, targets: Targets): Promise<void> {
+async function throughput(daemon: BenchProcess, echoUrl: string, targets: Targets): Promise<void> {
+  const daemonUrl = daemon.url;
   const sessions = await Promise.all(Array.from({ length: TP_SESSIONS }, (_, i) => helloed(daemonUrl, `tp-${i}`)));
   const echoes = await Promise.all(Array.from({ length: TP_SESSIONS }, () => open(echoUrl)));
   let overCapacity = 0;
@@ -132,18 +137,24 @@ async function throughput(daemonUrl: string, echoUrl: string, targets: Targets):
   };
   const daemonRates: number[] = [];
   const echoRates: number[] = [];
+  const cpuPerCall: number[] = [];
   let round = 0;
-  const daemonRound = async () =>
-    daemonRates.push(await callsPerSecond(sessions, TP_SECONDS, (i, k) => noopCall(`t${round}-${i}-${k}`), daemonDone));
-  const echoRound = async () =>
-    echoRates.push(
-      await callsPerSecond(
-        echoes,
-        TP_SECONDS,
-        (i, k) => `{"op":"echo","i":${i},"k":${k}}`,
-        () => true,
-      ),
+  const daemonRound = async () => {
+    const cpu0 = await daemon.cpuUs();
+    const { rate, count } = await callsPerSecond(
+      sessions,
+      TP_SECONDS,
+      (i, k) => noopCall(`t${round}-${i}-${k}`),
+      daemonDone,
     );
+    // What the daemon itself spends per call, however busy the rest of the machine is.
+    cpuPerCall.push(((await daemon.cpuUs()) - cpu0) / count);
+    daemonRates.push(rate);
+  };
+  const echoRound = async () => {
+    const echoFrame = (i: number, k: number) => `{"op":"echo","i":${i},"k":${k}}`;
+    echoRates.push((await callsPerSecond(echoes, TP_SECONDS, echoFrame, () => true)).rate);
+  };
   for (; round < TP_ROUNDS; round++) {
     if (round % 2 === 0) {
       await daemonRound();
@@ -162,6 +173,9 @@ async function throughput(daemonUrl: string, echoUrl: string, targets: Targets):
   );
   console.log(
     `  daemon, no-op tool, prod profile: ${fmt(median(daemonRates), 0)} calls/s (${spread(daemonRates, 0)}), ${overCapacity} OVER_CAPACITY`,
+  );
+  console.log(
+    `  daemon CPU per call: ${fmt(median(cpuPerCall))} µs (${spread(cpuPerCall, 1)}), so one core serves at most ${fmt(1e6 / median(cpuPerCall), 0)} calls/s`,
   );
   targets.line(`throughput at ${TP_SESSIONS} sessions`, {
     name: `throughput at ${TP_SESSIONS} sessions, no-op tool`,
@@ -227,7 +241,7 @@ export async function daemonBench(targets: Targets): Promise<void> {
   ]);
   try {
     await roundTrips(daemon.url, echo.url, targets);
-    await throughput(daemon.url, echo.url, targets);
+    await throughput(daemon, echo.url, targets);
   } finally {
     await Promise.all([daemon.stop(), echo.stop()]);
   }
