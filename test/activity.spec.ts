@@ -22,6 +22,15 @@ describe('ActivityService', () => {
     );
   });
 
+  it('stamps each event with its exact ISO time, across second, minute and day boundaries', () => {
+    const ring = make(100, 1_000_000);
+    const day = Date.UTC(2026, 11, 1, 23, 59, 59);
+    const times = [day + 998, day + 999, day + 1000, day + 1001, day + 1001, day + 61_000, day + 60_999, 0, 7];
+    times.forEach((t, i) => ring.record(event(i), t));
+    const stamps = ring.recent({ sessionId: 's1', limit: 100 }).map((e) => e.event.at);
+    expect(stamps).toEqual(times.map((t) => new Date(t).toISOString()));
+  });
+
   it('keeps its lines within maxBytes', () => {
     const ring = make(100_000, 4096);
     for (let i = 0; i < 1000; i++) ring.record(event(i), 1000 + i);

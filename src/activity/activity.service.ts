@@ -32,21 +32,25 @@ export interface ActivityQuery {
  */
 @Injectable()
 export class ActivityService {
-  private readonly events: Array<{ event: ActivityEvent; line: string; at: number }> = [];
+  private readonly events: Array<{ event: ActivityEvent; line: string; at: number; bytes: number }> = [];
   private bytes = 0;
+  /** The ISO text of the last second a call ended in: every call stamps its end, most in the same second. */
+  private stampSecond = NaN;
+  private stampPrefix = '';
 
   constructor(@Inject(activityConfig.KEY) private readonly config: ConfigType<typeof activityConfig>) {}
 
   record(event: Omit<ActivityEvent, 'at'>, now = Date.now()): void {
-    const full: ActivityEvent = { at: new Date(now).toISOString(), ...event };
+    const full: ActivityEvent = { at: this.isoTime(now), ...event };
     const line = formatLine(full);
-    this.events.push({ event: full, line, at: now });
-    this.bytes += Buffer.byteLength(line);
+    const bytes = Buffer.byteLength(line);
+    this.events.push({ event: full, line, at: now, bytes });
+    this.bytes += bytes;
     while (
       this.events.length > this.config.maxEvents ||
       (this.bytes > this.config.maxBytes && this.events.length > 1)
     ) {
-      this.bytes -= Buffer.byteLength(this.events.shift()!.line);
+      this.bytes -= this.events.shift()!.bytes;
     }
   }
 
@@ -62,6 +66,17 @@ export class ActivityService {
       out.push({ event: e.event, line: e.line });
     }
     return out.reverse();
+  }
+
+  /** `new Date(now).toISOString()`, formatting the date part once per second rather than once per call. */
+  private isoTime(now: number): string {
+    const ms = now % 1000;
+    const second = now - ms;
+    if (second !== this.stampSecond) {
+      this.stampSecond = second;
+      this.stampPrefix = new Date(second).toISOString().slice(0, -4);
+    }
+    return `${this.stampPrefix}${String(ms).padStart(3, '0')}Z`;
   }
 
   get scope(): 'session' | 'global' {
