@@ -138,9 +138,11 @@ async function throughput(daemon: BenchProcess, echoUrl: string, targets: Target
   const daemonRates: number[] = [];
   const echoRates: number[] = [];
   const cpuPerCall: number[] = [];
+  const clientCpuPerCall: number[] = [];
   let round = 0;
   const daemonRound = async () => {
     const cpu0 = await daemon.cpuUs();
+    const client0 = process.cpuUsage();
     const { rate, count } = await callsPerSecond(
       sessions,
       TP_SECONDS,
@@ -148,7 +150,9 @@ async function throughput(daemon: BenchProcess, echoUrl: string, targets: Target
       daemonDone,
     );
     // What the daemon itself spends per call, however busy the rest of the machine is.
+    const client = process.cpuUsage(client0);
     cpuPerCall.push(((await daemon.cpuUs()) - cpu0) / count);
+    clientCpuPerCall.push((client.user + client.system) / count);
     daemonRates.push(rate);
   };
   const echoRound = async () => {
@@ -176,6 +180,11 @@ async function throughput(daemon: BenchProcess, echoUrl: string, targets: Target
   );
   console.log(
     `  daemon CPU per call: ${fmt(median(cpuPerCall))} µs (${spread(cpuPerCall, 1)}), so one core serves at most ${fmt(1e6 / median(cpuPerCall), 0)} calls/s`,
+  );
+  const both = median(cpuPerCall) + median(clientCpuPerCall);
+  console.log(
+    `  load generator CPU per call: ${fmt(median(clientCpuPerCall))} µs (${spread(clientCpuPerCall, 1)}); ` +
+      `daemon + generator on 2 idle cores: at most ${fmt(2e6 / both, 0)} calls/s`,
   );
   targets.line(`throughput at ${TP_SESSIONS} sessions`, {
     name: `throughput at ${TP_SESSIONS} sessions, no-op tool`,
