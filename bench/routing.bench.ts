@@ -14,9 +14,12 @@ export function routingBench(): void {
   Logger.overrideLogger(['log', 'warn', 'error', 'fatal']);
   const config = toRoutingConfig(parseEnv(RoutingEnv, {}));
   const providers = ['GLM', 'KIMI'].map((id) => ({ id, isAvailable: () => true }) as unknown as LlmProvider);
+  const [glm, kimi] = providers;
   const registry = {
     all: () => providers,
     get: (id: string) => providers.find((p) => p.id === id),
+    // The routed models are the built-in ones: GLM's glm-*, Kimi's kimi-* and moonshot-*.
+    resolveModel: (name: string) => ({ provider: name.startsWith('glm-') ? glm : kimi }),
   } as unknown as LlmProviderRegistry;
   const routing = new RoutingService(config, new ModelSelectionCache(config, Date.now), registry, new MetricsService());
   const features = { tool: 'chat', deep: false, web: false, long: false };
