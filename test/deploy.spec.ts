@@ -105,6 +105,13 @@ describe('deploy/haproxy.cfg', () => {
     expect(directives).toContainEqual(expect.stringMatching(/^default-server check /));
   });
 
+  it('falls back to the daemons unchecked when none is ready, never to its own 503', () => {
+    expect(directives).toContain('option allbackups');
+    expect(directives).toContainEqual(
+      expect.stringMatching(/^server-template \S+ \S+ exai:\d+ resolvers docker init-addr none backup no-check$/),
+    );
+  });
+
   it('sends the daemons the address it saw, and never the one a client wrote', () => {
     const drop = directives.indexOf('http-request del-header x-forwarded-for');
     expect(drop).toBeGreaterThan(-1);
@@ -148,8 +155,10 @@ describe('deploy/haproxy.cfg', () => {
     const added = [...lines(generated)].filter((l) => !lines(cfg).has(l));
     expect(added.map((l) => l.trim())).toEqual([
       'bind 127.0.0.1:40001',
-      'server a 127.0.0.1:40002',
-      'server b 127.0.0.1:40003',
+      'server exai-a 127.0.0.1:40002',
+      'server exai-b 127.0.0.1:40003',
+      'server fallback-a 127.0.0.1:40002 backup no-check',
+      'server fallback-b 127.0.0.1:40003 backup no-check',
     ]);
     const docker =
       /^\s*(bind :|server-template |resolvers docker|nameserver |resolve_retries |timeout (resolve|retry) |hold |accepted_payload_size )/;

@@ -210,4 +210,31 @@ describe('two daemons behind HAProxy running deploy/haproxy.cfg (Debian haproxy,
     };
     expect(sent.messages.at(-1)?.content).toContain('still there?');
   });
+
+  it('when no daemon is ready (Redis gone, closed mode) it still sends agents to a live one, which answers them itself', async () => {
+    // After the test above one daemon is left. Readiness fails on every daemon at once: the cause is shared.
+    const survivor = daemons.find((d) => d.child.exitCode === null && d.child.signalCode === null)!;
+    await redis.stop();
+    await waitFor(
+      async () => (await fetch(`${httpUrlOf(survivor)}/health/ready`)).status === 503,
+      30_000,
+      'the daemon not ready',
+    );
+    await waitFor(
+      () => /is DOWN.*0 active and \d+ backup servers left/.test(lb.output()),
+      30_000,
+      'HAProxy: no server ready',
+    );
+
+    // The readiness answer through the balancer is the daemon's own, naming what is down.
+    const ready = await fetch(`${lb.httpUrl}/health/ready`);
+    expect(ready.status).toBe(503);
+    expect(((await ready.json()) as { error: Record<string, unknown> }).error).toHaveProperty('limiter');
+    // An agent connects and gets the daemon's refusal, with when to retry, not a bare 503 at the upgrade.
+    const agent = await TestClient.ready(lb.wsUrl, { token: TOKEN });
+    sockets.push(agent);
+    agent.send({ op: 'call_tool', request_id: 'while-redis-is-down', name: 'chat', arguments: { prompt: 'hello?' } });
+    const res = await agent.result('while-redis-is-down', 15_000);
+    expect(res.error).toMatchObject({ code: 'OVER_CAPACITY', retry_after: expect.any(Number) as unknown });
+  });
 });

@@ -17,27 +17,36 @@ export interface Backend {
 
 /**
  * The shipped deploy/haproxy.cfg with only its addresses changed: the frontend
- * binds a loopback port, the Docker DNS resolvers section goes, and the
- * server-template line becomes one loopback server per backend, keeping its
- * options. Every other setting (timeouts, leastconn, the readiness check,
- * retries and redispatch, the path rules) runs as shipped. Each replacement
- * must match exactly once, so a reshaped file fails here instead of being
- * tested half-changed.
+ * binds a loopback port, the Docker DNS resolvers section goes, and each
+ * server-template line (the checked daemons, and the unchecked fallback to
+ * them) becomes one loopback server per backend named `<template>-<backend>`,
+ * keeping its options. Every other setting (timeouts, leastconn, the
+ * readiness check, retries and redispatch, the path rules) runs as shipped.
+ * Each replacement must match as often as expected, so a reshaped file fails
+ * here instead of being tested half-changed.
  */
 export function loopbackConfig(shipped: string, bindPort: number, backends: Backend[]): string {
-  const once = (text: string, pattern: RegExp, replace: (m: RegExpExecArray) => string, what: string): string => {
-    const found = [...text.matchAll(new RegExp(pattern.source, `${pattern.flags}g`))];
-    if (found.length !== 1) throw new Error(`deploy/haproxy.cfg: expected one ${what}, found ${found.length}`);
-    const m = found[0];
-    return text.slice(0, m.index) + replace(m) + text.slice(m.index + m[0].length);
+  const once = (text: string, pattern: RegExp, replace: (m: string[]) => string, what: string, times = 1) => {
+    const all = new RegExp(pattern.source, `${pattern.flags}g`);
+    const found = [...text.matchAll(all)].length;
+    if (found !== times) throw new Error(`deploy/haproxy.cfg: expected ${times} ${what}, found ${found}`);
+    // The callback's arguments are the match, its groups, then offset and input.
+    return text.replace(all, (...args: unknown[]) => replace(args.slice(0, -2) as string[]));
   };
   let cfg = once(shipped, /^(\s*)bind :\d+$/m, (m) => `${m[1]}bind 127.0.0.1:${bindPort}`, 'frontend bind :<port>');
   cfg = once(cfg, /^resolvers docker\n(?:[ \t]+.*\n)+/m, () => '', 'resolvers docker section');
   cfg = once(
     cfg,
-    /^(\s*)server-template \S+ \S+ \S+ (.*?) ?resolvers docker init-addr none(.*)$/m,
-    (m) => backends.map((b) => `${m[1]}server ${b.name} 127.0.0.1:${b.port} ${m[2]}${m[3]}`.trimEnd()).join('\n'),
-    'server-template line',
+    /^(\s*)server-template (\S+) \S+ \S+ (.*?) ?resolvers docker init-addr none(.*)$/m,
+    (m) =>
+      backends
+        .map(
+          (b) =>
+            `${m[1]}${['server', `${m[2]}-${b.name}`, `127.0.0.1:${b.port}`, m[3], m[4].trim()].filter(Boolean).join(' ')}`,
+        )
+        .join('\n'),
+    'server-template lines',
+    2,
   );
   return cfg;
 }
