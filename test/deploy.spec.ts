@@ -39,11 +39,13 @@ describe('docker-compose.yml', () => {
     expect(exai.build).toBe('.');
     expect(exai.deploy?.replicas).toBe(2);
     expect(exai.env_file).toBe('.env.docker');
-    expect(exai.environment).toMatchObject({ EXAI_CONCURRENCY_BACKEND: 'redis', REDIS_URL: 'redis://redis:6379' });
+    expect(exai.environment).toMatchObject({
+      EXAI_CONCURRENCY_BACKEND: 'redis',
+      EXAI_STATE_BACKEND: 'redis',
+      REDIS_URL: 'redis://redis:6379',
+    });
     // The balancer's X-Forwarded-For is believed, so per-address bounds apply per agent.
     expect(exai.environment?.EXAI_TRUSTED_PROXIES).toEqual(expect.any(String));
-    // The state backend follows the concurrency backend unless set; set, it must say redis.
-    expect(exai.environment?.EXAI_STATE_BACKEND ?? 'redis').toBe('redis');
     expect(exai.depends_on).toEqual({ redis: { condition: 'service_healthy' } });
     // Replicas cannot share a host port, and agents must go through the balancer.
     expect(exai.ports).toBeUndefined();

@@ -70,6 +70,7 @@ describe('two daemons behind HAProxy running deploy/haproxy.cfg (Debian haproxy,
     const env = {
       ...simulatorEnv(sim),
       EXAI_CONCURRENCY_BACKEND: 'redis',
+      EXAI_STATE_BACKEND: 'redis',
       REDIS_URL: redis.url,
       EXAI_WS_TOKEN: TOKEN,
       // HAProxy reaches the daemons from 127.0.0.1; agents come from other loopback addresses.
@@ -160,7 +161,7 @@ describe('two daemons behind HAProxy running deploy/haproxy.cfg (Debian haproxy,
     await waitFor(async () => (await Promise.all(daemons.map(connectionsOn))).every((n) => n === 0), 10_000);
   });
 
-  it('an MCP bridge session survives the loss of its daemon: the bridge reconnects through the balancer and its next call succeeds', async () => {
+  it('an MCP bridge session survives the loss of its daemon: the bridge reconnects through the balancer and its conversation goes on with its history', async () => {
     let bridgeLog = '';
     const transport = new StdioClientTransport({
       command: process.execPath,
@@ -202,13 +203,20 @@ describe('two daemons behind HAProxy running deploy/haproxy.cfg (Debian haproxy,
     await waitFor(() => connects() === 2, 30_000, 'the bridge reconnected through the balancer');
     expect(await connectionsOn(survivor)).toBe(1);
 
-    // The next call goes through the balancer to the survivor.
-    const second = await client.callTool({ name: 'chat', arguments: { prompt: 'still there?' } });
+    // The next turn of the conversation, on the survivor, carries turn 1.
+    const second = await client.callTool({
+      name: 'chat',
+      arguments: { prompt: 'which colour did I name?', continuation_id: turn1.continuation_id },
+    });
     expect(second.isError ? textOf(second) : 'ok').toBe('ok');
+    expect((second.structuredContent as ChatStructured).continuation_id).toBe(turn1.continuation_id);
     const sent = sim.requests.filter((r) => r.path.endsWith('/chat/completions')).at(-1)!.body as {
       messages: Array<{ role: string; content: string }>;
     };
-    expect(sent.messages.at(-1)?.content).toContain('still there?');
+    expect(sent.messages.map((m) => m.role)).toEqual(['user', 'assistant', 'user']);
+    expect(sent.messages[0].content).toContain('teal');
+    expect(sent.messages[1].content).toBe(turn1.content);
+    expect(sent.messages[2].content).toContain('which colour did I name?');
   });
 
   it('when no daemon is ready (Redis gone, closed mode) it still sends agents to a live one, which answers them itself', async () => {
