@@ -299,6 +299,61 @@ describe('shared limits on a real redis-server', () => {
     }
   }, 60_000);
 
+  it('sends admission and release as scripts by SHA1, the script text only once per connection', async () => {
+    const admin = new Redis(redis.url);
+    const a = backend(redis.url);
+    await a.onModuleInit();
+    try {
+      await admin.config('RESETSTAT');
+      const slots = threeKeys('sha');
+      for (let i = 0; i < 20; i++) {
+        expect(await a.tryAdmit(`l${i}`, slots)).toEqual({ ok: true });
+        await a.remove(
+          `l${i}`,
+          slots.map((s) => s.key),
+        );
+      }
+      const stats = commandStats(await admin.info('commandstats'));
+      // The first admission and the first release load their script; every other call names it by hash.
+      expect(stats.eval ?? 0).toBeLessThanOrEqual(2);
+      expect(stats.evalsha).toBeGreaterThanOrEqual(38);
+      // And the releases did release.
+      expect(await admin.zcard('{exai}:limit:session:sha')).toBe(0);
+    } finally {
+      await a.onModuleDestroy();
+      admin.disconnect();
+    }
+  });
+
+  it('a release tells the other daemons only when it freed a permit', async () => {
+    const listener = new Redis(redis.url);
+    const a = backend(redis.url);
+    const b = backend(redis.url);
+    await Promise.all([a.onModuleInit(), b.onModuleInit()]);
+    const heard: string[] = [];
+    try {
+      listener.on('message', (_channel: string, from: string) => heard.push(from));
+      await listener.subscribe('{exai}:released');
+      const slots = threeKeys('pub');
+      // a releases a lease it never held (already expired and swept, say): nothing is freed.
+      await a.remove(
+        'never-held',
+        slots.map((s) => s.key),
+      );
+      // b releases a held one afterwards; had a published, its message would come first.
+      expect(await b.tryAdmit('held', slots)).toEqual({ ok: true });
+      await b.remove(
+        'held',
+        slots.map((s) => s.key),
+      );
+      await waitFor(() => heard.length > 0, 5000, 'the release message');
+      expect(heard).toEqual([b.daemonId]);
+    } finally {
+      await Promise.all([a.onModuleDestroy(), b.onModuleDestroy()]);
+      listener.disconnect();
+    }
+  });
+
   it('kill -9 of a daemon holding a permit: its lease expires within the lease TTL and another daemon admits', async () => {
     const key = 'global-crash';
     const holder = spawn(process.execPath, [join(__dirname, 'fixtures', 'redis-holder.js'), redis.url, '1', key], {
@@ -333,3 +388,10 @@ describe('shared limits on a real redis-server', () => {
     }
   });
 });
+
+/** `cmdstat_<name>:calls=N,...` lines of INFO commandstats, as name -> calls. */
+function commandStats(info: string): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const m of info.matchAll(/^cmdstat_([a-z|]+):calls=(\d+)/gm)) out[m[1]] = Number(m[2]);
+  return out;
+}

@@ -1,3 +1,5 @@
+import type { Result } from 'ioredis';
+
 /**
  * All-or-nothing admission in one script, so no other daemon can interleave:
  * sweep expired members of every key, check every capacity, then add the
@@ -33,3 +35,36 @@ for i = 1, #KEYS do
 end
 return 0
 `;
+
+/**
+ * Release in one command: remove the member from every key, and tell the
+ * other daemons only when it freed something (a member already swept or
+ * expired frees nothing). KEYS: the limit sets. ARGV: member, channel,
+ * message. Returns how many keys held the member.
+ */
+export const RELEASE_SCRIPT = `
+local removed = 0
+for i = 1, #KEYS do
+  removed = removed + redis.call('ZREM', KEYS[i], ARGV[1])
+end
+if removed > 0 then
+  redis.call('PUBLISH', ARGV[2], ARGV[3])
+end
+return removed
+`;
+
+/**
+ * The scripts as commands (ioredis defineCommand): each is sent whole once
+ * per connection, then by its SHA1 (EVALSHA), and sent whole again when Redis
+ * answers NOSCRIPT (it restarted and lost its script cache).
+ */
+export const LIMIT_SCRIPTS = { exaiAdmit: ADMIT_SCRIPT, exaiRelease: RELEASE_SCRIPT } as const;
+
+declare module 'ioredis' {
+  interface RedisCommander<Context> {
+    /** ADMIT_SCRIPT: numKeys, keys, then its ARGV. */
+    exaiAdmit(numKeys: number, ...keysAndArgs: Array<string | number>): Result<number, Context>;
+    /** RELEASE_SCRIPT: numKeys, keys, then its ARGV. */
+    exaiRelease(numKeys: number, ...keysAndArgs: Array<string | number>): Result<number, Context>;
+  }
+}

@@ -5,7 +5,7 @@ import type { ConcurrencyConfig } from '../concurrency.config';
 import { AdmitResult, ConcurrencyBackend, DriftRepair, LimiterUnavailableError } from '../concurrency-backend';
 import type { LimitSlot } from '../lease';
 import { MemoryConcurrencyBackend } from '../memory-concurrency.backend';
-import { ADMIT_SCRIPT } from './redis-admission.lua';
+import { LIMIT_SCRIPTS } from './redis-admission.lua';
 
 const PREFIX = '{exai}';
 const RELEASED_CHANNEL = `${PREFIX}:released`;
@@ -21,7 +21,8 @@ interface Held {
  * `daemon:lease` members scored by expiry; admission is one Lua script; held
  * leases are refreshed every TTL/3, so a crashed daemon's permits expire
  * within EXAI_LEASE_TTL_SECS. Release removes the member and publishes, so
- * waiters on every daemon wake.
+ * waiters on every daemon wake. Both are scripts sent by SHA1 (EVALSHA), one
+ * round trip each.
  *
  * A refresh that finds its member gone (Redis restarted without its data)
  * re-admits it where there is room and otherwise aborts the call. The limit
@@ -66,6 +67,7 @@ export class RedisConcurrencyBackend extends ConcurrencyBackend implements OnMod
     };
     this.redis = new Redis(config.redisUrl, options);
     this.subscriber = new Redis(config.redisUrl, { ...options, enableOfflineQueue: true });
+    for (const [name, lua] of Object.entries(LIMIT_SCRIPTS)) this.redis.defineCommand(name, { lua });
     this.redis.on('ready', () => this.setHealthy(true));
     this.redis.on('error', () => undefined);
     this.redis.on('close', () => this.setHealthy(false));
@@ -122,7 +124,7 @@ export class RedisConcurrencyBackend extends ConcurrencyBackend implements OnMod
     const now = Date.now();
     let full: number;
     try {
-      full = Number(await this.redis.eval(ADMIT_SCRIPT, keys.length, ...keys, ...this.admitArgs(leaseId, slots, now)));
+      full = Number(await this.redis.exaiAdmit(keys.length, ...keys, ...this.admitArgs(leaseId, slots, now)));
     } catch (err) {
       this.setHealthy(false, (err as Error).message);
       return this.degraded(leaseId, slots);
@@ -142,11 +144,11 @@ export class RedisConcurrencyBackend extends ConcurrencyBackend implements OnMod
     const held = this.held.get(leaseId);
     this.held.delete(leaseId);
     if (held?.local) return this.fallback.remove(leaseId, keys);
-    const pipeline = this.redis.pipeline();
-    for (const key of keys) pipeline.zrem(this.key(key), this.member(leaseId));
-    pipeline.publish(RELEASED_CHANNEL, this.daemonId);
+    const redisKeys = keys.map((k) => this.key(k));
     // Unreachable Redis: the member is no longer refreshed, so it expires by TTL.
-    await pipeline.exec().catch(() => undefined);
+    await this.redis
+      .exaiRelease(redisKeys.length, ...redisKeys, this.member(leaseId), RELEASED_CHANNEL, this.daemonId)
+      .catch(() => undefined);
   }
 
   async counts(): Promise<Map<string, number>> {
@@ -209,7 +211,7 @@ export class RedisConcurrencyBackend extends ConcurrencyBackend implements OnMod
     for (const [id, h] of this.held) {
       if (h.local) continue;
       ids.push(id);
-      pipeline.eval(ADMIT_SCRIPT, h.keys.length, ...h.keys, ...this.admitArgs(id, h.slots, now));
+      pipeline.exaiAdmit(h.keys.length, ...h.keys, ...this.admitArgs(id, h.slots, now));
     }
     if (ids.length === 0) return;
     let results: Array<[Error | null, unknown]> | null;
