@@ -17,6 +17,23 @@ function streamOf(parts: string[], gapMs = 0): ReadableStream<Uint8Array> {
   });
 }
 
+/** A body cut into chunks at the given byte offsets, so a cut can fall inside a character. */
+function bytesCutAt(text: string, cuts: number[]): ReadableStream<Uint8Array> {
+  const bytes = new TextEncoder().encode(text);
+  const bounds = [0, ...cuts, bytes.length];
+  return new ReadableStream<Uint8Array>({
+    start(controller) {
+      for (let i = 0; i + 1 < bounds.length; i++) controller.enqueue(bytes.slice(bounds[i], bounds[i + 1]));
+      controller.close();
+    },
+  });
+}
+
+/** Every way of cutting `text` into two chunks at a byte offset. */
+function everyCut(text: string): number[] {
+  return Array.from({ length: new TextEncoder().encode(text).length - 1 }, (_, i) => i + 1);
+}
+
 async function collect(stream: ReadableStream<Uint8Array>, idleMs = 1000): Promise<string[]> {
   const out: string[] = [];
   for await (const d of readSse(stream, idleMs, 'TEST')) out.push(d);
@@ -29,6 +46,37 @@ describe('readSse', () => {
       streamOf(['data: {"a":1}\n\nda', 'ta:{"b":2}\r\n\r\n: comment\n', 'data: x\ndata: y\n\ndata: [DONE]\n\n']),
     );
     expect(events).toEqual(['{"a":1}', '{"b":2}', 'x\ny', '[DONE]']);
+  });
+
+  it('reassembles a multi-byte UTF-8 character cut between chunks, at every byte', async () => {
+    // 'é' is 2 bytes, '中' 3, '😀' 4: every cut inside any of them must decode to the same text.
+    const body = 'data: {"t":"é中😀"}\n\n';
+    for (const cut of everyCut(body)) {
+      expect({ cut, events: await collect(bytesCutAt(body, [cut])) }).toEqual({ cut, events: ['{"t":"é中😀"}'] });
+    }
+    // One byte per chunk: every character arrives in pieces.
+    const oneByteEach = Array.from({ length: new TextEncoder().encode(body).length - 1 }, (_, i) => i + 1);
+    expect(await collect(bytesCutAt(body, oneByteEach))).toEqual(['{"t":"é中😀"}']);
+  });
+
+  it('parses the same events wherever a chunk boundary falls: inside "data:", between CR and LF, in the blank line', async () => {
+    const body = 'data: one\r\ndata:two\r\n\r\n: note\r\ndata: 3\n\ndata: [DONE]\r\n\r\n';
+    const expected = ['one\ntwo', '3', '[DONE]'];
+    for (const cut of everyCut(body)) {
+      expect({ cut, events: await collect(bytesCutAt(body, [cut])) }).toEqual({ cut, events: expected });
+    }
+    const oneByteEach = Array.from({ length: body.length - 1 }, (_, i) => i + 1);
+    expect(await collect(bytesCutAt(body, oneByteEach))).toEqual(expected);
+  });
+
+  it('keeps empty data, drops only one leading space, and ignores other fields', async () => {
+    const body = 'event: x\nid: 7\ndata:\n\ndata:  two spaces\nretry: 5\n\ndata: a\ndata\n\n';
+    expect(await collect(bytesCutAt(body, []))).toEqual(['', ' two spaces', 'a']);
+  });
+
+  it('yields a final event cut off after CR, and nothing for a body that ends inside a comment', async () => {
+    expect(await collect(bytesCutAt('data: last\r', [8]))).toEqual(['last']);
+    expect(await collect(bytesCutAt('data: 1\n\n: partial comm', [12]))).toEqual(['1']);
   });
 
   it('yields a final event that has no trailing blank line', async () => {
@@ -44,6 +92,16 @@ describe('readSse', () => {
     const err = await collect(quiet, 50).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(UpstreamFailure);
     expect(err).toMatchObject({ kind: 'idle', retryable: true });
+  });
+
+  it('counts only time spent waiting for bytes: a consumer slower than the idle limit between reads is not a stall', async () => {
+    const events: string[] = [];
+    for await (const d of readSse(streamOf(['data: 1\n\n', 'data: 2\n\n', 'data: 3\n\n']), 50, 'TEST')) {
+      events.push(d);
+      // The consumer holds the stream three times the idle limit; no read is pending meanwhile.
+      await new Promise((r) => setTimeout(r, 150));
+    }
+    expect(events).toEqual(['1', '2', '3']);
   });
 });
 

@@ -1,10 +1,18 @@
 import { UpstreamFailure } from './providers.errors';
 
+const CR = 13;
+const SPACE = 32;
+
 /**
  * Yields the payload of every `data:` event of a server-sent-events body.
  * Tolerates CRLF, `data:` without a space, comment lines and multi-line data
  * (docs/providers.md §4). Fails the attempt with a retryable `idle` failure when
  * no byte arrives for `idleMs`, so a stalled stream ends early.
+ *
+ * Runs once per upstream chunk on every streamed call, so it scans each
+ * decoded chunk in place by index: no per-line buffer copies or regexes, and
+ * one idle timer for the whole stream, re-armed per read, instead of a timer
+ * and two promises per chunk.
  */
 export async function* readSse(
   body: AsyncIterable<Uint8Array>,
@@ -12,55 +20,93 @@ export async function* readSse(
   provider: string,
 ): AsyncGenerator<string> {
   const reader = body[Symbol.asyncIterator]();
+  // `stream: true` keeps a multi-byte character cut by a chunk boundary until its last byte arrives.
   const decoder = new TextDecoder();
-  let buffer = '';
-  let data: string[] = [];
+  const idle = new IdleWatch(idleMs, provider);
+  // The start of a line that a chunk boundary cut; usually empty.
+  let rest = '';
+  // The event being assembled: its data lines joined by '\n'; undefined before its first.
+  let data: string | undefined;
   try {
     for (;;) {
-      const chunk = await readWithIdle(reader, idleMs, provider);
+      const chunk = await idle.read(reader);
       if (chunk.done) break;
-      buffer += decoder.decode(chunk.value ?? new Uint8Array(), { stream: true });
+      const text = rest + decoder.decode(chunk.value, { stream: true });
+      let start = 0;
       let nl: number;
-      while ((nl = buffer.indexOf('\n')) >= 0) {
-        const line = buffer.slice(0, nl).replace(/\r$/, '');
-        buffer = buffer.slice(nl + 1);
-        if (line === '') {
-          if (data.length > 0) yield data.join('\n');
-          data = [];
-        } else if (line.startsWith(':')) {
-          continue;
-        } else if (line.startsWith('data:')) {
-          data.push(line.slice(5).replace(/^ /, ''));
+      while ((nl = text.indexOf('\n', start)) >= 0) {
+        const end = nl > start && text.charCodeAt(nl - 1) === CR ? nl - 1 : nl;
+        if (end === start) {
+          if (data !== undefined) yield data;
+          data = undefined;
+        } else if (text.startsWith('data:', start)) {
+          data = appendData(data, text, start, end);
         }
+        start = nl + 1;
       }
+      rest = start === 0 ? text : text.slice(start);
     }
-    buffer += decoder.decode();
-    const tail = buffer.replace(/\r$/, '');
-    if (tail.startsWith('data:')) data.push(tail.slice(5).replace(/^ /, ''));
-    if (data.length > 0) yield data.join('\n');
+    const tail = rest + decoder.decode();
+    const end = tail.charCodeAt(tail.length - 1) === CR ? tail.length - 1 : tail.length;
+    if (tail.startsWith('data:')) data = appendData(data, tail, 0, end);
+    if (data !== undefined) yield data;
   } finally {
+    idle.stop();
     // Ending the iterator early destroys the body, closing the upstream socket.
     // Not awaited: with a read still pending (an idle stall) it would never settle.
     reader.return?.().catch(() => undefined);
   }
 }
 
-function readWithIdle(
-  reader: AsyncIterator<Uint8Array>,
-  idleMs: number,
-  provider: string,
-): Promise<IteratorResult<Uint8Array>> {
-  let timer: NodeJS.Timeout | undefined;
-  const idle = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () =>
-        reject(
-          new UpstreamFailure(`${provider} stream sent nothing for ${Math.round(idleMs / 1000)}s`, 'idle', true, {
-            provider,
-          }),
-        ),
-      idleMs,
+/** The value of the `data:` line text[start, end), one leading space dropped, added to the event's data. */
+function appendData(data: string | undefined, text: string, start: number, end: number): string {
+  const from = start + 5 < end && text.charCodeAt(start + 5) === SPACE ? start + 6 : start + 5;
+  const line = text.slice(from, end);
+  return data === undefined ? line : `${data}\n${line}`;
+}
+
+/**
+ * One timer for a whole stream: armed when a read starts, and failing the
+ * stream only if that read is still pending `idleMs` later. Time the consumer
+ * spends between reads does not count, as no read is waiting then.
+ */
+class IdleWatch {
+  private reading = false;
+  private fail: (err: Error) => void = () => undefined;
+  private readonly failed = new Promise<never>((_, reject) => (this.fail = reject));
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(
+    private readonly idleMs: number,
+    private readonly provider: string,
+  ) {
+    // Nobody may be racing it at the moment it fails; the next read sees it.
+    this.failed.catch(() => undefined);
+    this.timer = setTimeout(() => this.expire(), idleMs);
+  }
+
+  async read(reader: AsyncIterator<Uint8Array>): Promise<IteratorResult<Uint8Array>> {
+    this.reading = true;
+    // A timer that already fired (while no read was pending) is re-activated by refresh().
+    this.timer.refresh();
+    try {
+      return await Promise.race([reader.next(), this.failed]);
+    } finally {
+      this.reading = false;
+    }
+  }
+
+  stop(): void {
+    clearTimeout(this.timer);
+  }
+
+  private expire(): void {
+    if (!this.reading) return;
+    const secs = Math.round(this.idleMs / 1000);
+    this.fail(
+      new UpstreamFailure(`${this.provider} stream sent nothing for ${secs}s`, 'idle', true, {
+        provider: this.provider,
+      }),
     );
-  });
-  return Promise.race([reader.next(), idle]).finally(() => clearTimeout(timer));
+  }
 }
