@@ -99,8 +99,11 @@ describe('GLM and Kimi providers against the simulator over real HTTP', () => {
     });
   });
 
-  it('selects each timeout kind and logs the selection', async () => {
+  it('selects each timeout kind and logs each distinct selection once at info, repeats at debug', async () => {
+    // A daemon of its own: the shared one has already made (and logged) some of these selections.
+    const c = await client(await daemon());
     const log = jest.spyOn(Logger.prototype, 'log');
+    const debug = jest.spyOn(Logger.prototype, 'debug');
     const cases: Array<[string, Record<string, unknown>, number]> = [
       ['chat', { prompt: 'a' }, 120],
       ['chat', { prompt: 'a', use_websearch: true }, 180],
@@ -116,6 +119,13 @@ describe('GLM and Kimi providers against the simulator over real HTTP', () => {
     }
     expect(log).toHaveBeenCalledWith(expect.stringMatching(/^Kimi timeout: 420s \(web=true, thinking=true\)/));
     expect(log).toHaveBeenCalledWith(expect.stringMatching(/^GLM timeout: 120s \(web=false, thinking=false\)/));
+    // The same selection again: the ack still carries it, the info log does not repeat it.
+    const glmBase = /^GLM timeout: 120s \(web=false, thinking=false\) for glm-4.5-flash$/;
+    const lines = (spy: jest.SpyInstance) => spy.mock.calls.filter(([m]) => typeof m === 'string' && glmBase.test(m));
+    expect(ackOf(await call(c, 'chat', { prompt: 'again' })).timeout).toBe(120);
+    expect(ackOf(await call(c, 'chat', { prompt: 'and again' })).timeout).toBe(120);
+    expect(lines(log)).toHaveLength(1);
+    expect(lines(debug)).toHaveLength(2);
   });
 
   it('ends a stalled provider call in TIMEOUT at its 3 s budget even with retries configured', async () => {

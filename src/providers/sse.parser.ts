@@ -9,6 +9,12 @@ const SPACE = 32;
  * (docs/providers.md §4). Fails the attempt with a retryable `idle` failure when
  * no byte arrives for `idleMs`, so a stalled stream ends early.
  *
+ * Stopping early (the consumer breaks out at `[DONE]`, or an idle failure)
+ * leaves the body as it is: the caller ends its request, which closes the
+ * socket only if the response is still incomplete. Destroying the body here
+ * would cost a stack-captured AbortError per call, and a pending read (a
+ * stall) cannot be cancelled through the iterator anyway.
+ *
  * Runs once per upstream chunk on every streamed call, so it scans each
  * decoded chunk in place by index: no per-line buffer copies or regexes, and
  * one idle timer for the whole stream, re-armed per read, instead of a timer
@@ -52,9 +58,6 @@ export async function* readSse(
     if (data !== undefined) yield data;
   } finally {
     idle.stop();
-    // Ending the iterator early destroys the body, closing the upstream socket.
-    // Not awaited: with a read still pending (an idle stall) it would never settle.
-    reader.return?.().catch(() => undefined);
   }
 }
 
