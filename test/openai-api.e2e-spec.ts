@@ -98,6 +98,9 @@ describe('OpenAI-compatible API (/v1) with the openai SDK', () => {
     // The honoured fields reached the provider as OpenAI names them.
     const sent = sim.requests.find((r) => r.provider === 'glm' && r.path.endsWith('/chat/completions'))!;
     expect(sent.body).toMatchObject({ model: 'glm-4.6', temperature: 0.2, max_tokens: 50, top_p: 0.9, stop: ['END'] });
+    // A caller that does not stream is served from one non-streamed upstream answer.
+    expect(sent.body).toMatchObject({ stream: false });
+    expect(sent.headers.accept).toBe('application/json');
     await idle(main);
   });
 
@@ -119,6 +122,8 @@ describe('OpenAI-compatible API (/v1) with the openai SDK', () => {
     const last = chunks.at(-1)!;
     expect(last.choices).toEqual([]);
     expect(last.usage).toMatchObject({ completion_tokens: 6 });
+    const sent = sim.requests.find((r) => r.provider === 'kimi' && r.path.endsWith('/chat/completions'))!;
+    expect(sent.body).toMatchObject({ stream: true });
     await idle(main);
   });
 

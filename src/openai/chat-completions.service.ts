@@ -112,6 +112,8 @@ export class ChatCompletionsService implements BeforeApplicationShutdown {
         signal: abort.signal,
         deadline,
         onDelta,
+        // A caller that does not stream is served from a non-streamed upstream answer.
+        stream: plan.request.stream,
       });
       work.started = true;
       work.whenSettled = running.then(

@@ -70,6 +70,13 @@ export interface LlmCallOptions {
    * call is no longer retried: the caller has already shown that output.
    */
   onDelta?: (delta: LlmDelta) => void;
+  /**
+   * False when the caller wants the whole answer at once and no deltas: the
+   * upstream is then asked for one JSON body instead of a stream. That skips
+   * the per-chunk work, but also the stream's idle-stall watch (the call's
+   * deadline still holds) and the time-to-first-token sample. Default: stream.
+   */
+  stream?: boolean;
 }
 
 export interface LlmUsage {

@@ -507,7 +507,9 @@ export abstract class OpenAiCompatibleLlmProvider extends LlmProvider {
     options: LlmCallOptions,
     signal: AbortSignal,
   ): Promise<Exchange> {
-    const stream = this.streams(request);
+    // A caller that takes the whole answer at once gets it the cheap way: one
+    // JSON body instead of a stream of chunks to parse and re-assemble.
+    const stream = this.streams(request) && options.stream !== false;
     let response: TransportResponse;
     try {
       response = await this.transport.post(
