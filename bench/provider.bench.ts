@@ -1,5 +1,6 @@
 import { ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Agent, request as httpRequest } from 'undici';
 import type WebSocket from 'ws';
@@ -109,6 +110,9 @@ export async function providerBench(): Promise<void> {
     ['POST /v1/chat/completions, no stream', (i) => post(client, openAiUrl, false, `via /v1 ${i}`)],
   ];
   const samples = paths.map(() => [] as number[][]);
+  // The daemon's CPU time per call is steadier than latency on a loaded machine.
+  const cpu = daemonCpuClock(daemon.child.pid);
+  const cpuUs = paths.map(() => 0);
   let call = 0;
   try {
     for (let i = 0; i < WARMUP; i++) for (const [, path] of paths) await path(call++);
@@ -116,9 +120,11 @@ export async function providerBench(): Promise<void> {
       for (const s of samples) s.push([]);
       for (let i = 0; i < PER_ROUND; i++) {
         for (let p = 0; p < paths.length; p++) {
+          const c0 = cpu();
           const t0 = nowUs();
           await paths[p][1](call++);
           samples[p][r].push(nowUs() - t0);
+          cpuUs[p] += cpu() - c0;
         }
       }
     }
@@ -135,11 +141,12 @@ export async function providerBench(): Promise<void> {
   console.log(
     `provider paths, zero simulated latency, ${ROUNDS} interleaved rounds of ${PER_ROUND} calls per path (µs; spread = min..max of the per-round figure):`,
   );
-  for (const s of stats) {
+  stats.forEach((s, p) => {
+    const daemonCpu = p === 0 || p === 3 ? '' : `  daemon CPU ${fmt(cpuUs[p] / s.all.n, 0)} µs/call`;
     console.log(
-      `  ${s.name.padEnd(38)} p50 ${fmt(s.all.p50).padStart(7)} (${spread(s.rounds, 'p50', 1)})  p99 ${fmt(s.all.p99).padStart(8)} (${spread(s.rounds, 'p99', 1)})`,
+      `  ${s.name.padEnd(38)} p50 ${fmt(s.all.p50).padStart(7)} (${spread(s.rounds, 'p50', 1)})  p99 ${fmt(s.all.p99).padStart(8)} (${spread(s.rounds, 'p99', 1)})${daemonCpu}`,
     );
-  }
+  });
   const [direct, wsChat, v1, directJson, v1Json] = stats;
   added('added by WS chat over direct stream', wsChat, direct, true);
   added('added by /v1 stream over direct stream', v1, direct, true);
@@ -159,6 +166,21 @@ function added(label: string, path: PathStats, base: PathStats, targeted: boolea
   console.log(
     `  ${label}: p50 ${fmt(p50, 2)} ms (rounds ${range(perRound('p50'))}), p99 ${fmt(p99, 2)} ms (rounds ${range(perRound('p99'))})${target}`,
   );
+}
+
+/**
+ * Microseconds the daemon's main thread has run, from Linux's
+ * /proc/<pid>/task/<pid>/schedstat (nanosecond run time); NaN elsewhere.
+ */
+function daemonCpuClock(pid: number | undefined): () => number {
+  const file = `/proc/${pid}/task/${pid}/schedstat`;
+  return () => {
+    try {
+      return Number(readFileSync(file, 'utf8').split(' ')[0]) / 1000;
+    } catch {
+      return NaN;
+    }
+  };
 }
 
 function spread(rounds: Summary[], q: 'p50' | 'p99', digits: number): string {
