@@ -325,7 +325,7 @@ describe('shared limits on a real redis-server', () => {
     }
   });
 
-  it('a release tells the other daemons only when it freed a permit', async () => {
+  it('a release tells the other daemons only when it freed a permit that someone waits for', async () => {
     const listener = new Redis(redis.url);
     const a = backend(redis.url);
     const b = backend(redis.url);
@@ -335,19 +335,20 @@ describe('shared limits on a real redis-server', () => {
       listener.on('message', (_channel: string, from: string) => heard.push(from));
       await listener.subscribe('{exai}:released');
       const slots = threeKeys('pub');
-      // a releases a lease it never held (already expired and swept, say): nothing is freed.
-      await a.remove(
-        'never-held',
-        slots.map((s) => s.key),
-      );
-      // b releases a held one afterwards; had a published, its message would come first.
+      const keys = slots.map((s) => s.key);
+      // Uncontended: a takes and gives back a permit nobody else wants.
+      expect(await a.tryAdmit('alone', slots)).toEqual({ ok: true });
+      await a.remove('alone', keys);
+      // b holds the session's only permit and a is refused: now someone waits.
       expect(await b.tryAdmit('held', slots)).toEqual({ ok: true });
-      await b.remove(
-        'held',
-        slots.map((s) => s.key),
-      );
+      expect(await a.tryAdmit('waiting', slots)).toEqual({ ok: false, full: slots[2] });
+      // a releases a lease it never held (expired and swept, say): nothing is freed.
+      await a.remove('never-held', keys);
+      // Then b frees the permit a waits for. Had either earlier release published, its message would come first.
+      await b.remove('held', keys);
       await waitFor(() => heard.length > 0, 5000, 'the release message');
       expect(heard).toEqual([b.daemonId]);
+      expect(await a.tryAdmit('waiting', slots)).toEqual({ ok: true });
     } finally {
       await Promise.all([a.onModuleDestroy(), b.onModuleDestroy()]);
       listener.disconnect();

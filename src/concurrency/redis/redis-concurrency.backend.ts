@@ -9,6 +9,9 @@ import { LIMIT_SCRIPTS } from './redis-admission.lua';
 
 const PREFIX = '{exai}';
 const RELEASED_CHANNEL = `${PREFIX}:released`;
+/** Set while a call on any daemon waits for a permit; releases publish only then. */
+const WAITING_FLAG = `${PREFIX}:waiting`;
+const WAITING_FLAG_MIN_MS = 10_000;
 
 interface Held {
   keys: string[];
@@ -20,9 +23,9 @@ interface Held {
  * Limits shared by every daemon on one Redis. Each limit is a sorted set of
  * `daemon:lease` members scored by expiry; admission is one Lua script; held
  * leases are refreshed every TTL/3, so a crashed daemon's permits expire
- * within EXAI_LEASE_TTL_SECS. Release removes the member and publishes, so
- * waiters on every daemon wake. Both are scripts sent by SHA1 (EVALSHA), one
- * round trip each.
+ * within EXAI_LEASE_TTL_SECS. Release removes the member and, when
+ * anyone waits, publishes, so waiters on every daemon wake. Both are scripts
+ * sent by SHA1 (EVALSHA), one round trip each.
  *
  * A refresh that finds its member gone (Redis restarted without its data)
  * re-admits it where there is room and otherwise aborts the call. The limit
@@ -124,7 +127,9 @@ export class RedisConcurrencyBackend extends ConcurrencyBackend implements OnMod
     const now = Date.now();
     let full: number;
     try {
-      full = Number(await this.redis.exaiAdmit(keys.length, ...keys, ...this.admitArgs(leaseId, slots, now)));
+      full = Number(
+        await this.redis.exaiAdmit(keys.length + 1, ...keys, WAITING_FLAG, ...this.admitArgs(leaseId, slots, now)),
+      );
     } catch (err) {
       this.setHealthy(false, (err as Error).message);
       return this.degraded(leaseId, slots);
@@ -147,7 +152,14 @@ export class RedisConcurrencyBackend extends ConcurrencyBackend implements OnMod
     const redisKeys = keys.map((k) => this.key(k));
     // Unreachable Redis: the member is no longer refreshed, so it expires by TTL.
     await this.redis
-      .exaiRelease(redisKeys.length, ...redisKeys, this.member(leaseId), RELEASED_CHANNEL, this.daemonId)
+      .exaiRelease(
+        redisKeys.length + 1,
+        ...redisKeys,
+        WAITING_FLAG,
+        this.member(leaseId),
+        RELEASED_CHANNEL,
+        this.daemonId,
+      )
       .catch(() => undefined);
   }
 
@@ -211,7 +223,7 @@ export class RedisConcurrencyBackend extends ConcurrencyBackend implements OnMod
     for (const [id, h] of this.held) {
       if (h.local) continue;
       ids.push(id);
-      pipeline.exaiAdmit(h.keys.length, ...h.keys, ...this.admitArgs(id, h.slots, now));
+      pipeline.exaiAdmit(h.keys.length + 1, ...h.keys, WAITING_FLAG, ...this.admitArgs(id, h.slots, now));
     }
     if (ids.length === 0) return;
     let results: Array<[Error | null, unknown]> | null;
@@ -234,7 +246,16 @@ export class RedisConcurrencyBackend extends ConcurrencyBackend implements OnMod
     // Keys outlive their newest member by one audit interval, so the audit can
     // still see and report a crashed daemon's permits before the key goes.
     const keepMs = this.config.leaseTtlMs + this.config.leakAuditIntervalSecs * 1000;
-    return [now, now + this.config.leaseTtlMs, this.member(leaseId), keepMs, ...slots.map((s) => s.capacity)];
+    // Far above the waiters' retry interval, so the flag cannot lapse while anyone waits.
+    const waitingMs = Math.max(this.config.leaseTtlMs, WAITING_FLAG_MIN_MS);
+    return [
+      now,
+      now + this.config.leaseTtlMs,
+      this.member(leaseId),
+      keepMs,
+      waitingMs,
+      ...slots.map((s) => s.capacity),
+    ];
   }
 
   /** The daemon-wide limits, the keys of held leases, and keys refused within one lease TTL. */
