@@ -212,6 +212,25 @@ describe('call_tool lifecycle', () => {
     expect(await c.next((f) => f.op === 'error')).toEqual({ op: 'error', message: 'unknown_request: cx' });
   });
 
+  it('a cancel sent right behind its call reaches it while the call is still being planned', async () => {
+    // Each pair arrives together: the cancel is handled while its call is
+    // planned (planning is asynchronous), so the call must already be known.
+    const ids = Array.from({ length: 20 }, (_, i) => `early-${i}`);
+    for (const id of ids) {
+      c.send({
+        op: 'call_tool',
+        request_id: id,
+        name: 'test_gate',
+        arguments: { gate: `never-${id}`, timeout_secs: 5 },
+      });
+      c.send({ op: 'cancel', request_id: id });
+    }
+    for (const id of ids) expect((await c.result(id, 15_000)).error).toMatchObject({ code: 'CANCELLED' });
+    c.send({ op: 'list_tools', request_id: 'flush' });
+    await c.next((f) => f.request_id === 'flush');
+    expect((await c.quietFor(0)).filter((f) => f.op === 'error')).toEqual([]);
+  });
+
   it('a joiner keeps the run alive when the originator cancels', async () => {
     const other = await TestClient.ready(daemon.url, { session_id: session });
     c.send({ op: 'call_tool', request_id: 'o', name: 'test_echo', arguments: { text: 'shared', delay_ms: 400 } });

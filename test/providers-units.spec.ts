@@ -1,6 +1,7 @@
 import { redactProviderIds } from '../src/providers/provider-redaction';
 import { CircuitBreaker } from '../src/providers/circuit-breaker';
-import { isThinkingCall, selectTimeoutSecs } from '../src/providers/provider-timeouts';
+import { selectTimeoutSecs } from '../src/providers/provider-timeouts';
+import { TestLlmProvider } from './support/test-provider.module';
 import { UpstreamFailure } from '../src/providers/providers.errors';
 import { decideRetry, fullJitterBackoff, MIN_USEFUL_ATTEMPT_MS, retryAfterMs } from '../src/providers/retry-policy';
 import { readSse } from '../src/providers/sse.parser';
@@ -190,9 +191,10 @@ describe('timeout table', () => {
   });
 
   it('treats a thinking model name or a thinking request as thinking', () => {
-    expect(isThinkingCall('kimi-k2-thinking', false)).toBe(true);
-    expect(isThinkingCall('glm-4.6', true)).toBe(true);
-    expect(isThinkingCall('glm-4.6', false)).toBe(false);
+    const provider = new TestLlmProvider();
+    expect(provider.isThinkingCall('kimi-k2-thinking', false)).toBe(true);
+    expect(provider.isThinkingCall('glm-4.6', true)).toBe(true);
+    expect(provider.isThinkingCall('glm-4.6', false)).toBe(false);
   });
 });
 

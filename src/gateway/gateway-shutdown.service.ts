@@ -4,7 +4,7 @@ import { CloseCode } from './gateway.constants';
 import { gatewayConfig } from './gateway.config';
 import { ShuttingDownError } from '../common/call.errors';
 import { ConnectionsService } from './connections.service';
-import { ToolCallsService } from './tool-calls.service';
+import { CallRegistry } from './call-registry';
 
 /**
  * Runs before Nest closes the servers: refuse new sockets, end every call with
@@ -17,7 +17,7 @@ export class GatewayShutdownService implements BeforeApplicationShutdown {
   constructor(
     @Inject(gatewayConfig.KEY) private readonly config: ConfigType<typeof gatewayConfig>,
     private readonly connections: ConnectionsService,
-    private readonly calls: ToolCallsService,
+    private readonly calls: CallRegistry,
   ) {}
 
   async beforeApplicationShutdown(signal?: string): Promise<void> {
@@ -31,7 +31,7 @@ export class GatewayShutdownService implements BeforeApplicationShutdown {
 
   private async waitForCalls(maxMs: number): Promise<void> {
     const until = Date.now() + maxMs;
-    while (this.calls.inFlight() > 0 && Date.now() < until) {
+    while (this.calls.inFlight > 0 && Date.now() < until) {
       await new Promise((r) => setTimeout(r, 10));
     }
   }

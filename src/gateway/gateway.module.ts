@@ -15,9 +15,12 @@ import { HelloBackoffService } from './hello-backoff.service';
 import { RefusalLogService } from './refusal-log.service';
 import { UpgradeGuardService } from './upgrade-guard.service';
 import { ResultCacheService } from './result-cache.service';
-import { SemaphoreGuardInterceptor } from './semaphore-guard.interceptor';
+import { CallFrames } from './call-frames';
+import { CallLifecycle } from './call-lifecycle';
+import { CallLifecycleInterceptor } from './call-lifecycle.interceptor';
+import { CallPlanner } from './call-planner';
+import { CallRegistry } from './call-registry';
 import { ToolCallsGateway } from './tool-calls.gateway';
-import { ToolCallsService } from './tool-calls.service';
 
 @Module({
   imports: [HealthModule, ToolsModule, ConcurrencyModule, ActivityModule, StateModule],
@@ -30,13 +33,16 @@ import { ToolCallsService } from './tool-calls.service';
     UpgradeGuardService,
     GatewayExceptionFilter,
     ResultCacheService,
-    ToolCallsService,
-    SemaphoreGuardInterceptor,
+    CallRegistry,
+    CallFrames,
+    CallPlanner,
+    CallLifecycle,
+    CallLifecycleInterceptor,
     GatewayStatusService,
     GatewayShutdownService,
     GatewayHealthIndicator,
     ToolCallsGateway,
   ],
-  exports: [ConnectionsService, ToolCallsService],
+  exports: [ConnectionsService, CallRegistry],
 })
 export class GatewayModule {}

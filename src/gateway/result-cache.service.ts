@@ -6,14 +6,14 @@ import type { CallToolResultFrame, TextOutput } from './dto/server-frames';
 
 /** A finished call kept for replay, with what identifies the call it answered. */
 export interface StoredReplay {
-  /** Tool and arguments of the call (see ToolCallsService): a replay must match them. */
+  /** Tool and arguments of the call (see CallPlanner): a replay must match them. */
   fingerprint: string;
   frame: CallToolResultFrame;
 }
 
 /**
  * Replay of finished calls by (session, request_id), and the result cache of
- * identical calls by call key (scoped by the caller, see ToolCallsService), in
+ * identical calls by call key (scoped by the caller, see CallPlanner), in
  * the state store: with Redis, a retry or an identical call on another daemon
  * is answered from what this one stored. Only successes are stored: a failed
  * call that is retried with the same id runs again. Both are caches: when the

@@ -8,7 +8,6 @@ import {
   WebSocketGateway,
 } from '@nestjs/websockets';
 import type { IncomingMessage } from 'node:http';
-import type { Observable } from 'rxjs';
 import type { WebSocket } from 'ws';
 import { forLog } from '../common/log-text';
 import { MetricsService } from '../metrics/metrics.service';
@@ -35,9 +34,9 @@ import {
   UnknownOpError,
 } from './gateway.errors';
 import { HandshakeService } from './handshake.service';
-import { SemaphoreGuardInterceptor } from './semaphore-guard.interceptor';
-import { ToolCallsService } from './tool-calls.service';
-import type { ExecutionEvent } from './tool-execution';
+import { CallLifecycleInterceptor } from './call-lifecycle.interceptor';
+import { CallPlan, CallPlanner } from './call-planner';
+import { CallRegistry } from './call-registry';
 
 /**
  * The EXAI protocol's handlers. Parsing, the hello and the rate limit happen
@@ -45,7 +44,7 @@ import type { ExecutionEvent } from './tool-execution';
  * connection that completed its hello.
  */
 @WebSocketGateway()
-@UseInterceptors(SemaphoreGuardInterceptor)
+@UseInterceptors(CallLifecycleInterceptor)
 @UseFilters(GatewayExceptionFilter)
 export class ToolCallsGateway implements OnGatewayConnection, OnGatewayDisconnect {
   private readonly logger = new Logger(ToolCallsGateway.name);
@@ -55,7 +54,8 @@ export class ToolCallsGateway implements OnGatewayConnection, OnGatewayDisconnec
     private readonly handshake: HandshakeService,
     private readonly auth: GatewayAuthService,
     private readonly tools: ToolRegistryService,
-    private readonly calls: ToolCallsService,
+    private readonly planner: CallPlanner,
+    private readonly calls: CallRegistry,
     private readonly status: GatewayStatusService,
     private readonly metrics: MetricsService,
   ) {}
@@ -66,6 +66,7 @@ export class ToolCallsGateway implements OnGatewayConnection, OnGatewayDisconnec
 
   handleDisconnect(socket: WebSocket): void {
     const conn = this.connections.close(socket);
+    if (conn) this.calls.forget(conn);
     if (conn?.sessionId) {
       this.logger.log({ msg: 'Client disconnected', session_id: conn.sessionId, connection_id: conn.id });
     }
@@ -86,15 +87,18 @@ export class ToolCallsGateway implements OnGatewayConnection, OnGatewayDisconnec
     return reply;
   }
 
-  /** Runs the tool; the interceptor has already planned the call and wraps this run. */
+  /**
+   * Answers with the call's plan: answered at once, joining a running
+   * execution, or a new run. CallLifecycleInterceptor runs the plan.
+   */
   @SubscribeMessage('call_tool')
-  callTool(@MessageBody() frame: CallToolFrame): Observable<ExecutionEvent> {
-    return this.calls.execute(frame);
+  callTool(@ConnectedSocket() socket: WebSocket, @MessageBody() frame: CallToolFrame): Promise<CallPlan> {
+    return this.planner.plan(socket, frame);
   }
 
   @SubscribeMessage('cancel')
   cancel(@ConnectedSocket() socket: WebSocket, @MessageBody() frame: CancelFrame): void {
-    this.calls.cancel(socket, frame.request_id);
+    this.calls.cancel(this.connections.get(socket)?.sessionId, frame.request_id);
   }
 
   @SubscribeMessage('health')

@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { Observable } from 'rxjs';
-import type { ProgressLevel } from '../tools/tool.types';
+import type { LeasedWork } from '../concurrency/lease-release';
 import type { RegisteredTool } from '../tools/tool-registry.service';
+import type { PreparedCall, ProgressLevel, ToolResult } from '../tools/tool.types';
 import type { ClientConnection } from './client-connection';
 import type { TextOutput } from './dto/server-frames';
 
@@ -12,61 +13,170 @@ export type ExecutionEvent =
   | { kind: 'progress'; message: string; level: ProgressLevel }
   | { kind: 'result'; outputs: TextOutput[] };
 
-/** One caller of an execution: the call that started it, or one that joined it. */
-export interface CallParticipant {
-  readonly requestId: string;
-  /** False when the server made the id up: such calls are never replayed by id. */
-  readonly replayable: boolean;
-  readonly conn: ClientConnection;
-  readonly sessionId: string;
-  readonly toolName: string;
-  /** Identifies the call (tool and arguments), so an id is replayed or joined only by the same call. */
-  readonly fingerprint: string;
-  readonly joined: boolean;
-  cancel(reason: Error): void;
+/**
+ * One call, from the moment it is planned to its terminal frame: the call
+ * that started an execution, or one that joined it. It is registered before
+ * planning awaits anything, so a `cancel` sent right behind the call finds it.
+ */
+export class CallParticipant {
+  private readonly endedBy = new AbortController();
+  private attachedTo?: ToolExecution;
+  private asJoiner = false;
+
+  constructor(
+    readonly requestId: string,
+    /** False when the server made the id up: such calls are never replayed by id. */
+    readonly replayable: boolean,
+    readonly conn: ClientConnection,
+    readonly sessionId: string,
+    readonly toolName: string,
+    /** Identifies the call (tool and arguments), so an id is replayed or joined only by the same call. */
+    readonly fingerprint: string,
+  ) {}
+
+  /** The execution this call runs or joined; undefined while it is planned. */
+  get execution(): ToolExecution | undefined {
+    return this.attachedTo;
+  }
+
+  get joined(): boolean {
+    return this.asJoiner;
+  }
+
+  /** Aborted when this call ends early (`cancel`): its stream fails with the reason. */
+  get ended(): AbortSignal {
+    return this.endedBy.signal;
+  }
+
+  cancel(reason: Error): void {
+    this.endedBy.abort(reason);
+  }
+
+  /** Once, by the registry, when the call starts or joins a run. */
+  attach(execution: ToolExecution, joined: boolean): void {
+    this.attachedTo = execution;
+    this.asJoiner = joined;
+  }
+}
+
+/** What the plan decided for a run: the tool, how it runs, and who started it. */
+export interface ExecutionPlan {
+  readonly tool: RegisteredTool;
+  /** What the tool's prepare() resolved (arguments, model route, the tool's own decision). */
+  readonly prepared: PreparedCall;
+  /** Result-cache and coalescing key; undefined when the call must run on its own. */
+  readonly callKey: string | undefined;
+  readonly timeoutSecs: number;
+  /** The provider limit the call takes, if any. */
+  readonly provider: string | undefined;
+  readonly origin: { readonly requestId: string; readonly sessionId: string; readonly conn: ClientConnection };
 }
 
 /**
- * One tool run, shared by every identical call that joined it. It is aborted
- * when its deadline passes, at shutdown, or when its last participant leaves.
+ * One tool run, shared by every identical call that joined it. It owns its
+ * state: the lifecycle moves it on (`share`, `start`, `run`) and reads it, no
+ * one else writes it. It is aborted when its deadline passes, at shutdown, by
+ * the leak audit, or when its last participant leaves.
  */
-export class ToolExecution {
+export class ToolExecution implements LeasedWork {
   readonly id = randomUUID();
-  readonly abort = new AbortController();
   readonly participants = new Set<CallParticipant>();
-  events$!: Observable<ExecutionEvent>;
-  startedAt = 0;
-  deadline = 0;
-  /** The tool's execute() was called. */
-  toolStarted = false;
-  /** The tool's promise resolved or rejected. */
-  settled = false;
-  /** The lease is held by this run (from admission until the lifecycle releases it). */
-  leaseHeld = false;
   readonly whenSettled: Promise<void>;
+  private readonly controller = new AbortController();
+  private shared?: Observable<ExecutionEvent>;
+  private startedAtMs = 0;
+  private toolStarted = false;
+  private toolSettled = false;
   private markSettled!: () => void;
 
-  constructor(
-    readonly tool: RegisteredTool,
-    readonly args: Record<string, unknown>,
-    readonly callKey: string | undefined,
-    readonly timeoutSecs: number,
-    readonly provider: string | undefined,
-    readonly origin: { requestId: string; sessionId: string; conn: ClientConnection },
-    /** Runs without a permit (no model call); see PreparedCall.local. */
-    readonly local = false,
-  ) {
+  constructor(readonly plan: ExecutionPlan) {
     this.whenSettled = new Promise((resolve) => (this.markSettled = resolve));
   }
 
-  settle(): void {
-    this.settled = true;
-    this.markSettled();
+  get tool(): RegisteredTool {
+    return this.plan.tool;
+  }
+
+  get args(): Record<string, unknown> {
+    return this.plan.prepared.args;
+  }
+
+  /** Runs without a permit (no model call); see PreparedCall.local. */
+  get local(): boolean {
+    return this.plan.prepared.local === true;
+  }
+
+  get signal(): AbortSignal {
+    return this.controller.signal;
+  }
+
+  /** Admission time (epoch ms), 0 until admitted. */
+  get startedAt(): number {
+    return this.startedAtMs;
+  }
+
+  get deadline(): number {
+    return this.startedAtMs + this.plan.timeoutSecs * 1000;
+  }
+
+  /** The tool's execute() was called (a provider request may be open). */
+  get started(): boolean {
+    return this.toolStarted;
+  }
+
+  /** The tool's promise resolved or rejected. */
+  get settled(): boolean {
+    return this.toolSettled;
+  }
+
+  /** The run's events, shared by every participant. */
+  get events$(): Observable<ExecutionEvent> {
+    if (!this.shared) throw new Error(`execution ${this.id} has no run`);
+    return this.shared;
+  }
+
+  abort(reason: Error): void {
+    this.controller.abort(reason);
+  }
+
+  /** Set once, by the lifecycle, before anyone can join. */
+  share(run$: Observable<ExecutionEvent>): void {
+    this.shared = run$;
+  }
+
+  /** Admitted at `at`: the deadline runs from here. */
+  start(at: number): void {
+    this.startedAtMs = at;
+  }
+
+  /**
+   * Calls the tool with what the plan resolved. Settlement is tracked on the
+   * promise itself, not on whoever awaits it: after an abort the caller is
+   * gone, but the lease waits for the tool to settle.
+   */
+  run(progress: (message: string, level?: ProgressLevel) => void): Promise<ToolResult> {
+    const { origin, prepared } = this.plan;
+    const ctx = {
+      requestId: origin.requestId,
+      sessionId: origin.sessionId,
+      signal: this.controller.signal,
+      deadline: this.deadline,
+      plan: prepared,
+      progress,
+    };
+    this.toolStarted = true;
+    const running = Promise.resolve().then(() => this.plan.tool.handler.execute(prepared.args, ctx));
+    const settle = () => {
+      this.toolSettled = true;
+      this.markSettled();
+    };
+    running.then(settle, settle);
+    return running;
   }
 
   /** Some caller is still connected, or the run is settling after an abort. */
   hasLiveCaller(): boolean {
-    if (this.abort.signal.aborted && !this.settled) return true;
+    if (this.controller.signal.aborted && !this.toolSettled) return true;
     for (const p of this.participants) if (p.conn.socket.readyState === p.conn.socket.OPEN) return true;
     return false;
   }

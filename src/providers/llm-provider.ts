@@ -184,6 +184,15 @@ export abstract class LlmProvider {
     return [];
   }
 
+  /**
+   * Whether a call of `model` is a thinking call (its deadline and request
+   * kind): thinking was asked for, or the model's name says it always thinks
+   * (docs/providers.md). The one place this rule lives.
+   */
+  isThinkingCall(model: string, thinkingRequested: boolean): boolean {
+    return thinkingRequested || model.toLowerCase().includes('thinking');
+  }
+
   /** Whether this provider is usable now: configured and its circuit not open. */
   abstract isAvailable(): boolean;
 

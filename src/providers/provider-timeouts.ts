@@ -12,8 +12,3 @@ export function selectTimeoutSecs(timeouts: ProviderTimeouts, kind: TimeoutKind)
   if (kind.web) return timeouts.webSearch;
   return timeouts.base;
 }
-
-/** "thinking" when the model name says so or thinking mode was asked for (docs/providers.md §5). */
-export function isThinkingCall(model: string, thinkingRequested: boolean): boolean {
-  return thinkingRequested || model.toLowerCase().includes('thinking');
-}

@@ -10,7 +10,6 @@ import type {
   LlmResult,
 } from '../providers/llm-provider';
 import { LlmProviderRegistry } from '../providers/llm-provider-registry.service';
-import { isThinkingCall } from '../providers/provider-timeouts';
 import { routingConfig } from '../routing/routing.config';
 import { estimateTokens } from '../routing/routing.rules';
 import { RoutingService } from '../routing/routing.service';
@@ -55,7 +54,7 @@ export class LlmCallService {
   ) {}
 
   /** The provider serving `model`. @throws UnknownModelError listing the available models. */
-  providerFor(model: string): LlmProvider {
+  private providerFor(model: string): LlmProvider {
     return this.resolveModel(model).provider;
   }
 
@@ -110,7 +109,12 @@ export class LlmCallService {
     const historyChars = history.reduce((n, m) => n + m.content.length, 0);
     const promptChars = options.prompt.length + textArg(args.system_prompt).length + historyChars;
     const route = this.route(tool, args.model, { ...options, promptChars });
-    return { args: { ...args, model: route.model }, provider: route.provider.id, timeoutSecs: route.timeoutSecs };
+    return {
+      args: { ...args, model: route.model },
+      route,
+      provider: route.provider.id,
+      timeoutSecs: route.timeoutSecs,
+    };
   }
 
   /**
@@ -131,13 +135,15 @@ export class LlmCallService {
     if (isExplicitModel(requested)) {
       // Aliases and other spellings become the canonical id here, before the
       // limit, the result-cache key and the metrics see the call.
-      model = this.resolveModel(requested).model.id;
-      thinking = isThinkingCall(model, options.deep);
+      const found = this.resolveModel(requested);
+      model = found.model.id;
+      thinking = found.provider.isThinkingCall(model, options.deep);
     } else {
       const long = promptTokens > this.routingSettings.glmContextTokens;
       const route = this.routing.resolve({ tool, deep: options.deep, web: options.web, long });
-      model = this.resolveModel(route.model).model.id;
-      thinking = route.thinking || isThinkingCall(model, options.deep);
+      const found = this.resolveModel(route.model);
+      model = found.model.id;
+      thinking = found.provider.isThinkingCall(model, route.thinking || options.deep);
     }
     if (options.vision) model = this.visionModel(model, isExplicitModel(requested));
     const provider = this.providerFor(model);
@@ -262,6 +268,15 @@ export class LlmCallService {
     }
     return { result, metadata };
   }
+}
+
+/**
+ * The model route this call's prepare() resolved (LlmCallService.prepare):
+ * the tool runs it as planned, so the provider it was admitted for serves it.
+ */
+export function plannedRoute(ctx: ToolContext): ModelRoute {
+  if (!ctx.plan.route) throw new Error('An LLM tool ran without the model route its prepare() resolves');
+  return ctx.plan.route;
 }
 
 /** A string argument, or '' when absent (schemas already checked the type). */

@@ -1,4 +1,5 @@
 import type { JSONSchemaType } from 'ajv';
+import type { ModelRoute } from './llm-call.service';
 
 export type JsonSchema = Record<string, unknown> | JSONSchemaType<unknown>;
 export type ProgressLevel = 'debug' | 'info' | 'warning' | 'error';
@@ -11,6 +12,8 @@ export interface ToolContext {
   readonly signal: AbortSignal;
   /** Epoch milliseconds after which the call is failed with TIMEOUT. */
   readonly deadline: number;
+  /** What prepare() resolved for this call; execute() runs with it and resolves nothing again. */
+  readonly plan: PreparedCall;
   /** Sends a progress frame to the connection that made the call. */
   progress(message: string, level?: ProgressLevel): void;
 }
@@ -48,6 +51,8 @@ export interface ExaiToolOptions {
 export interface PreparedCall {
   /** The arguments to run with (e.g. `model: "auto"` resolved); also the result-cache key. */
   args: Record<string, unknown>;
+  /** The model call, when the tool makes one: provider, model, thinking, web and deadline. */
+  route?: ModelRoute;
   /** The provider limit the call takes. */
   provider?: string;
   /** The call's deadline in seconds. */
@@ -58,6 +63,8 @@ export interface PreparedCall {
    * AbortSignal, and still ends in exactly one terminal frame.
    */
   local?: boolean;
+  /** Anything else the tool decided here and needs in execute() (a workflow step's decision). */
+  decision?: unknown;
 }
 
 /** What `prepare` knows about the caller. */

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { FileAccessService, fileTokenBudget } from '../../files/file-access.service';
 import { ExaiTool } from '../exai-tool.decorator';
-import { continuationOf, LlmCallService, textArg } from '../llm-call.service';
+import { continuationOf, LlmCallService, plannedRoute, textArg } from '../llm-call.service';
 import { SCHEMA, useWebsearch } from '../tool-schema';
 import type { ExaiToolHandler, PrepareContext, PreparedCall, ToolContext, ToolResult } from '../tool.types';
 import { InvalidArgumentsError } from '../tools.errors';
@@ -66,16 +66,10 @@ export class ChatTool implements ExaiToolHandler {
   }
 
   async execute(args: Record<string, unknown>, ctx: ToolContext): Promise<ToolResult> {
-    const model = String(args.model);
-    const deep = DEEP_MODES.has(String(args.thinking_mode));
-    const attached = await this.embedFiles(args, model, ctx);
+    const route = plannedRoute(ctx);
+    const attached = await this.embedFiles(args, route.model, ctx);
     return this.llm.run(
-      {
-        model,
-        provider: this.llm.providerFor(model),
-        thinking: deep || model.includes('thinking'),
-        web: args.use_websearch === true,
-      },
+      route,
       {
         prompt: String(args.prompt),
         attachment: attached,

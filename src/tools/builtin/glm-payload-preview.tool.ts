@@ -2,11 +2,13 @@ import { Inject, Injectable } from '@nestjs/common';
 import type { ConfigType } from '@nestjs/config';
 import { routingConfig } from '../../routing/routing.config';
 import { ExaiTool } from '../exai-tool.decorator';
-import { isExplicitModel, LlmCallService } from '../llm-call.service';
+import { isExplicitModel, LlmCallService, plannedRoute } from '../llm-call.service';
 import { normalizeTools } from '../tool-args';
 import { SCHEMA, useWebsearch } from '../tool-schema';
-import type { ExaiToolHandler, PreparedCall, ToolResult } from '../tool.types';
+import type { ExaiToolHandler, PreparedCall, ToolContext, ToolResult } from '../tool.types';
 import { InvalidArgumentsError } from '../tools.errors';
+
+const PREVIEW_TIMEOUT_SECS = 10;
 
 @ExaiTool({
   name: 'glm_payload_preview',
@@ -35,7 +37,7 @@ import { InvalidArgumentsError } from '../tools.errors';
     additionalProperties: false,
   },
   cacheable: false,
-  timeoutSecs: 10,
+  timeoutSecs: PREVIEW_TIMEOUT_SECS,
 })
 @Injectable()
 export class GlmPayloadPreviewTool implements ExaiToolHandler {
@@ -55,12 +57,21 @@ export class GlmPayloadPreviewTool implements ExaiToolHandler {
       });
     }
     normalizeTools(args.tools, false);
-    return { args: { ...args, model: model.id } };
+    return {
+      args: { ...args, model: model.id },
+      // No `provider`: the route is for building the body; nothing is sent upstream.
+      route: {
+        model: model.id,
+        provider,
+        thinking: args.thinking === true,
+        web: args.use_websearch === true,
+        timeoutSecs: PREVIEW_TIMEOUT_SECS,
+      },
+    };
   }
 
-  execute(args: Record<string, unknown>): Promise<ToolResult> {
-    const model = String(args.model);
-    const provider = this.llm.providerFor(model);
+  execute(args: Record<string, unknown>, ctx: ToolContext): Promise<ToolResult> {
+    const { provider, model } = plannedRoute(ctx);
     const body = provider.requestBody({
       model,
       messages: [

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import type { LlmMessage } from '../../providers/llm-provider';
 import { ExaiTool } from '../exai-tool.decorator';
-import { isExplicitModel, LlmCallService } from '../llm-call.service';
+import { isExplicitModel, LlmCallService, plannedRoute } from '../llm-call.service';
 import { ProviderFilesService } from '../provider-files.service';
 import { SCHEMA } from '../tool-schema';
 import type { ExaiToolHandler, PrepareContext, PreparedCall, ToolContext, ToolResult } from '../tool.types';
@@ -76,9 +76,8 @@ export class KimiChatWithFilesTool implements ExaiToolHandler {
       messages.push({ role: 'system', content: content.text });
     }
     messages.push({ role: 'user', content: String(args.prompt) });
-    const model = String(args.model);
     const { result, metadata } = await this.llm.complete(
-      { model, provider: kimi, thinking: model.includes('thinking'), web: false },
+      plannedRoute(ctx),
       messages,
       { temperature: typeof args.temperature === 'number' ? args.temperature : undefined },
       ctx,

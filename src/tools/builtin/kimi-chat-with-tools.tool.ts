@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import type { LlmMessage } from '../../providers/llm-provider';
 import { ExaiTool } from '../exai-tool.decorator';
-import { isExplicitModel, LlmCallService } from '../llm-call.service';
+import { isExplicitModel, LlmCallService, plannedRoute } from '../llm-call.service';
 import { normalizeMessages, normalizeTools } from '../tool-args';
 import { SCHEMA, useWebsearch } from '../tool-schema';
 import type { ExaiToolHandler, PrepareContext, PreparedCall, ToolContext, ToolResult } from '../tool.types';
@@ -68,10 +68,10 @@ export class KimiChatWithToolsTool implements ExaiToolHandler {
   }
 
   async execute(args: Record<string, unknown>, ctx: ToolContext): Promise<ToolResult> {
-    const model = String(args.model);
-    const provider = this.llm.providerFor(model);
+    const route = plannedRoute(ctx);
+    const { provider } = route;
     const { metadata, result } = await this.llm.complete(
-      { model, provider, thinking: model.includes('thinking'), web: args.use_websearch !== false },
+      route,
       conversation(args),
       {
         temperature: typeof args.temperature === 'number' ? args.temperature : undefined,

@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import type { ConfigType } from '@nestjs/config';
 import { routingConfig } from '../../routing/routing.config';
 import { ExaiTool } from '../exai-tool.decorator';
-import { LlmCallService } from '../llm-call.service';
+import { LlmCallService, plannedRoute } from '../llm-call.service';
 import { SCHEMA } from '../tool-schema';
 import type { ExaiToolHandler, PrepareContext, PreparedCall, ToolContext, ToolResult } from '../tool.types';
 
@@ -55,12 +55,10 @@ export class KimiIntentAnalysisTool implements ExaiToolHandler {
   }
 
   async execute(args: Record<string, unknown>, ctx: ToolContext): Promise<ToolResult> {
-    const model = String(args.model);
-    const provider = this.llm.providerFor(model);
     const request =
       typeof args.context === 'string' ? `${String(args.prompt)}\n\nContext:\n${args.context}` : String(args.prompt);
     const { result, metadata } = await this.llm.complete(
-      { model, provider, thinking: false, web: false },
+      plannedRoute(ctx),
       [
         { role: 'system', content: INSTRUCTIONS },
         { role: 'user', content: request },

@@ -3,7 +3,7 @@ import { HealthService } from '../../health/health.service';
 import { DiagnosticsService } from '../diagnostics.service';
 import { ExaiTool } from '../exai-tool.decorator';
 import { recentCalls } from '../tool-schema';
-import { LlmCallService } from '../llm-call.service';
+import { LlmCallService, plannedRoute } from '../llm-call.service';
 import type { ExaiToolHandler, PrepareContext, PreparedCall, ToolContext, ToolResult } from '../tool.types';
 
 const STATUS_TIMEOUT_SECS = 10;
@@ -72,12 +72,12 @@ export class StatusTool implements ExaiToolHandler {
         advice: advice(providers, models, snapshot.status),
       };
     }
-    if (args.probe === true) out.probe = await this.probe(String(args.model), ctx);
+    if (args.probe === true) out.probe = await this.probe(ctx);
     return { content: JSON.stringify(out), contentType: 'json' };
   }
 
-  private async probe(model: string, ctx: ToolContext): Promise<Record<string, unknown>> {
-    const provider = this.llm.providerFor(model);
+  private async probe(ctx: ToolContext): Promise<Record<string, unknown>> {
+    const { provider, model } = plannedRoute(ctx);
     const started = Date.now();
     try {
       const result = await provider.complete(

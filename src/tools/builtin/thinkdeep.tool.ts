@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { ExaiTool } from '../exai-tool.decorator';
-import { continuationOf, LlmCallService, textArg } from '../llm-call.service';
+import { continuationOf, LlmCallService, plannedRoute, textArg } from '../llm-call.service';
 import type { ExaiToolHandler, PrepareContext, PreparedCall, ToolContext, ToolResult } from '../tool.types';
 import { WorkflowEngine } from '../workflow/workflow-engine.service';
 import { workflowSchema } from '../workflow/workflow.schema';
@@ -65,7 +65,6 @@ export class ThinkDeepTool implements ExaiToolHandler {
 
   execute(args: Record<string, unknown>, ctx: ToolContext): Promise<ToolResult> {
     if (isWorkflowCall(args)) return this.workflow.execute(THINKDEEP, args, ctx);
-    const model = String(args.model);
     const prompt = [
       args.prompt ?? args.step,
       typeof args.findings === 'string' && args.findings ? `Findings so far:\n${args.findings}` : '',
@@ -73,7 +72,7 @@ export class ThinkDeepTool implements ExaiToolHandler {
       .filter((p) => typeof p === 'string' && p !== '')
       .join('\n\n');
     return this.llm.run(
-      { model, provider: this.llm.providerFor(model), thinking: true, web: args.use_websearch === true },
+      plannedRoute(ctx),
       {
         prompt,
         systemPrompt: THINKDEEP_SYSTEM_PROMPT,

@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import type { ConfigType } from '@nestjs/config';
 import { CheckedPath, FileAccessService, fileTokenBudget } from '../../files/file-access.service';
 import { routingConfig } from '../../routing/routing.config';
-import { LlmCallService } from '../llm-call.service';
+import { LlmCallService, plannedRoute } from '../llm-call.service';
 import type { PreparedCall, ToolContext, ToolResult } from '../tool.types';
 import { InvalidArgumentsError } from '../tools.errors';
 import { readGitState } from './git-state';
@@ -39,8 +39,6 @@ type Response = Record<string, unknown>;
  */
 @Injectable()
 export class WorkflowEngine {
-  /** The decision made in prepare(), found again in execute() by the prepared args object. */
-  private readonly decisions = new WeakMap<object, Decision>();
   private readonly defaults = new Map<string, Record<string, unknown>>();
 
   constructor(
@@ -54,7 +52,8 @@ export class WorkflowEngine {
   /**
    * Checks the step against the thread, decides whether it needs a model and,
    * if so, resolves the model, provider and deadline. A local step is marked
-   * `local`, so the gateway runs it without a permit.
+   * `local`, so the gateway runs it without a permit. The decision travels in
+   * the plan to execute().
    */
   async prepare(def: WorkflowDefinition, raw: Record<string, unknown>, sessionId: string): Promise<PreparedCall> {
     const args = normalizeArgs(def, raw);
@@ -74,7 +73,7 @@ export class WorkflowEngine {
         { deep: false, web: false, prompt: '', sessionId },
       );
       decision.model = String(routed.args.model);
-      prepared = { args, provider: routed.provider, timeoutSecs: routed.timeoutSecs };
+      prepared = { args, route: routed.route, provider: routed.provider, timeoutSecs: routed.timeoutSecs };
     } else {
       const c = consolidate(run);
       // The files are not read yet; their share is bounded by the model's file budget.
@@ -87,8 +86,7 @@ export class WorkflowEngine {
         threadMustExist: false,
       });
     }
-    this.decisions.set(prepared.args, decision);
-    return prepared;
+    return { ...prepared, decision };
   }
 
   async execute(def: WorkflowDefinition, args: Record<string, unknown>, ctx: ToolContext): Promise<ToolResult> {
@@ -98,7 +96,7 @@ export class WorkflowEngine {
     this.checkStep(def, args, run);
     const checked = await this.checkPaths(def, args);
     applyStep(def, run, args, this.defaultsOf(def));
-    const decision = this.decisions.get(args) ?? this.decide(def, args, run);
+    const decision = ctx.plan.decision as Decision;
     if ('consult' in def && decision.kind === 'consult') {
       return this.consult(def as ConsultingDefinition, thread, run, args, decision, ctx);
     }
@@ -318,8 +316,8 @@ export class WorkflowEngine {
     ctx: ToolContext,
   ): Promise<ToolResult> {
     const spec = def.expert!;
-    const model = String(args.model);
-    const provider = this.llm.providerFor(model);
+    const route = plannedRoute(ctx);
+    const { model, provider } = route;
     const files = await this.expertFiles(spec.embedFiles, thread, c, model, provider, ctx.signal);
     if ('tooLarge' in files)
       return this.answer({ ...base, ...files.tooLarge, next_call: this.echoCall(def, args, base) });
@@ -327,7 +325,7 @@ export class WorkflowEngine {
     const prompt = expertPrompt(def, run, c, files, extra);
     ctx.progress(`${def.name}: asking the expert (${model})`);
     const result = await this.llm.run(
-      { model, provider, thinking: decision.deep || model.includes('thinking'), web: decision.web },
+      route,
       {
         prompt,
         systemPrompt: spec.systemPrompt,
@@ -443,13 +441,13 @@ export class WorkflowEngine {
     const total = run.models.length;
     await this.state.save(thread);
     const c = consolidate(run);
-    const provider = this.llm.providerFor(decision.model);
+    const route = plannedRoute(ctx);
     const files = await this.expertFiles(
       true,
       { ...thread, embeddedFiles: [] },
       c,
       decision.model,
-      provider,
+      route.provider,
       ctx.signal,
     );
     if ('tooLarge' in files)
@@ -462,7 +460,7 @@ export class WorkflowEngine {
     ctx.progress(`consensus: consulting ${decision.model} (${decision.stance})`);
     // Each model is blind: no thread history, no agent findings, no other model's answer.
     const result = await this.llm.run(
-      { model: decision.model, provider, thinking: decision.model.includes('thinking'), web: false },
+      route,
       {
         prompt,
         systemPrompt: def.consult.systemPrompt(decision.stance, decision.stancePrompt),

@@ -1,0 +1,129 @@
+import { NEVER, Observable, Subject } from 'rxjs';
+import type { WebSocket } from 'ws';
+import { CallCancelledError, CallTimeoutError } from '../src/common/call.errors';
+import { failOnAbort, withHeartbeat } from '../src/gateway/call-operators';
+import { CallRegistry } from '../src/gateway/call-registry';
+import { ClientConnection } from '../src/gateway/client-connection';
+import { UnknownRequestError } from '../src/gateway/gateway.errors';
+import { TokenBucket } from '../src/gateway/rate-limiter';
+import { CallParticipant, ToolExecution } from '../src/gateway/tool-execution';
+import type { RegisteredTool } from '../src/tools/tool-registry.service';
+
+function connection(id: string, sessionId: string): ClientConnection {
+  const conn = new ClientConnection(id, {} as WebSocket, '127.0.0.1', new TokenBucket(10), {
+    maxBufferedBytes: 1024,
+    onDropped: () => undefined,
+    onOverflow: () => undefined,
+  });
+  conn.sessionId = sessionId;
+  return conn;
+}
+
+function call(conn: ClientConnection, requestId: string): CallParticipant {
+  return new CallParticipant(requestId, true, conn, conn.sessionId!, 'test_echo', `fp-${requestId}`);
+}
+
+function execution(conn: ClientConnection, callKey?: string): ToolExecution {
+  const tool = { name: 'test_echo', options: {}, handler: {} } as unknown as RegisteredTool;
+  return new ToolExecution({
+    tool,
+    prepared: { args: {} },
+    callKey,
+    timeoutSecs: 5,
+    provider: undefined,
+    origin: { requestId: 'origin', sessionId: conn.sessionId!, conn },
+  });
+}
+
+describe('CallRegistry', () => {
+  it('knows a call from planning on, so cancel reaches it before it runs', () => {
+    const registry = new CallRegistry();
+    const conn = connection('c1', 's1');
+    const p = call(conn, 'r1');
+    registry.enter(p);
+    expect(registry.callerOf('s1', 'r1')).toBe(p);
+    registry.cancel('s1', 'r1');
+    expect(p.ended.aborted).toBe(true);
+    expect(p.ended.reason).toBeInstanceOf(CallCancelledError);
+    registry.leave(p);
+    expect(() => registry.cancel('s1', 'r1')).toThrow(UnknownRequestError);
+  });
+
+  it('a closed connection forgets the calls it was still planning, not the ones attached to a run', () => {
+    const registry = new CallRegistry();
+    const conn = connection('c1', 's1');
+    const other = connection('c2', 's1');
+    const planning = call(conn, 'planning');
+    const running = call(conn, 'running');
+    const elsewhere = call(other, 'elsewhere');
+    for (const p of [planning, running, elsewhere]) registry.enter(p);
+    const run = execution(conn, 'key');
+    registry.add(run);
+    registry.attach(running, run, false);
+    registry.forget(conn);
+    expect(registry.callerOf('s1', 'planning')).toBeUndefined();
+    expect(registry.callerOf('s1', 'running')).toBe(running);
+    expect(registry.callerOf('s1', 'elsewhere')).toBe(elsewhere);
+    expect(run.participants.has(running)).toBe(true);
+  });
+
+  it('coalesces by call key until the run is removed, and shutdown aborts every run', () => {
+    const registry = new CallRegistry();
+    const conn = connection('c1', 's1');
+    const a = execution(conn, 'same');
+    registry.add(a);
+    expect(registry.running('same')).toBe(a);
+    expect(registry.running(undefined)).toBeUndefined();
+    expect(registry.abortAll(new CallTimeoutError(1))).toBe(1);
+    expect(a.signal.reason).toBeInstanceOf(CallTimeoutError);
+    registry.remove(a);
+    registry.remove(a);
+    expect(registry.running('same')).toBeUndefined();
+    expect(registry.inFlight).toBe(0);
+  });
+});
+
+describe('call operators', () => {
+  it('failOnAbort fails with the abort reason and tears the source down, even if the source never ends', () => {
+    const abort = new AbortController();
+    let tornDown = false;
+    const source = new Observable<number>(() => () => (tornDown = true));
+    let error: unknown;
+    source.pipe(failOnAbort(abort.signal)).subscribe({ error: (e: unknown) => (error = e) });
+    const reason = new CallTimeoutError(3);
+    abort.abort(reason);
+    expect(error).toBe(reason);
+    expect(tornDown).toBe(true);
+  });
+
+  it('failOnAbort on an aborted signal fails without subscribing the source', () => {
+    const abort = new AbortController();
+    abort.abort();
+    let subscribed = false;
+    let error: unknown;
+    new Observable(() => void (subscribed = true))
+      .pipe(failOnAbort(abort.signal))
+      .subscribe({ error: (e: unknown) => (error = e) });
+    expect(subscribed).toBe(false);
+    expect(error).toBeInstanceOf(CallCancelledError);
+  });
+
+  it('withHeartbeat beats while the source runs and stops when it ends', () => {
+    jest.useFakeTimers();
+    try {
+      const source = new Subject<string>();
+      const seen: string[] = [];
+      source.pipe(withHeartbeat(1000, () => 'beat')).subscribe((v) => seen.push(v));
+      jest.advanceTimersByTime(2500);
+      source.next('result');
+      source.complete();
+      jest.advanceTimersByTime(5000);
+      expect(seen).toEqual(['beat', 'beat', 'result']);
+      const never = NEVER.pipe(withHeartbeat(1000, () => 'beat')).subscribe();
+      never.unsubscribe();
+      expect(jest.getTimerCount()).toBe(0);
+    } finally {
+      jest.useRealTimers();
+    }
+  });
+});
