@@ -7,6 +7,7 @@ import { ClientConnection } from '../src/gateway/client-connection';
 import { UnknownRequestError } from '../src/gateway/gateway.errors';
 import { TokenBucket } from '../src/gateway/rate-limiter';
 import { CallParticipant, ToolExecution } from '../src/gateway/tool-execution';
+import { WriteCoalescer } from '../src/gateway/write-coalescer';
 import type { RegisteredTool } from '../src/tools/tool-registry.service';
 
 function connection(id: string, sessionId: string): ClientConnection {
@@ -14,6 +15,7 @@ function connection(id: string, sessionId: string): ClientConnection {
     maxBufferedBytes: 1024,
     onDropped: () => undefined,
     onOverflow: () => undefined,
+    coalescer: new WriteCoalescer(),
   });
   conn.sessionId = sessionId;
   return conn;
