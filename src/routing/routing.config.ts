@@ -24,7 +24,8 @@ export interface RoutingConfig {
   cacheMaxEntries: number;
   cacheTtlMs: number;
   glmContextTokens: number;
-  kimiContextTokens: number;
+  /** Each provider's configured context window by provider id, for models the catalogue does not size. */
+  contextTokensByProvider: Readonly<Record<string, number>>;
 }
 
 export function toRoutingConfig(env: RoutingEnv): RoutingConfig {
@@ -37,7 +38,7 @@ export function toRoutingConfig(env: RoutingEnv): RoutingConfig {
     cacheMaxEntries: env.ROUTING_CACHE_MAX_ENTRIES,
     cacheTtlMs: env.ROUTING_CACHE_MODEL_TTL_SECS * 1000,
     glmContextTokens: env.GLM_CONTEXT_WINDOW_TOKENS,
-    kimiContextTokens: env.KIMI_CONTEXT_WINDOW_TOKENS,
+    contextTokensByProvider: { GLM: env.GLM_CONTEXT_WINDOW_TOKENS, KIMI: env.KIMI_CONTEXT_WINDOW_TOKENS },
   };
 }
 

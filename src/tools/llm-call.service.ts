@@ -167,11 +167,7 @@ export class LlmCallService {
         ? known.contextWindow
         : named
           ? Number(named[1]) * 1024
-          : providerId === 'GLM'
-            ? this.routingSettings.glmContextTokens
-            : providerId === 'KIMI'
-              ? this.routingSettings.kimiContextTokens
-              : undefined;
+          : this.routingSettings.contextTokensByProvider[providerId];
     if (window === undefined || promptTokens <= window) return;
     throw new InvalidArgumentsError(
       `Prompt too long for ${model}: about ${promptTokens} tokens (conversation included) against a context window of ${window}`,
