@@ -68,4 +68,38 @@ describe('structured logs of a real daemon process', () => {
     expect(wiring.length).toBeGreaterThan(5);
     expect(wiring.every((r) => r.level === 20)).toBe(true);
   });
+  it('logs one "Call ended" line per /v1 chat completion, with its ids, route and outcome', async () => {
+    // No keys: the embedded simulator answers, so nothing leaves the machine.
+    const daemon = await startDaemonProcess({ EXAI_WS_TOKEN: '', LOG_LEVEL: 'info', LOG_FORMAT: 'json' }, 10_000);
+    child = daemon.child;
+    const base = daemon.url.replace(/^ws/, 'http').replace(/\/$/, '');
+    const res = await fetch(`${base}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'glm-4.5-flash', messages: [{ role: 'user', content: 'hello' }] }),
+    });
+    expect(res.status).toBe(200);
+    await res.json();
+    const exited = new Promise<number | null>((resolve) => child!.once('exit', (code) => resolve(code)));
+    child.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    const records = daemon
+      .output()
+      .split('\n')
+      .filter((l) => l.trim() !== '')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    const ended = records.filter((r) => r.msg === 'Call ended');
+    expect(ended).toHaveLength(1);
+    expect(ended[0]).toMatchObject({
+      level: 30,
+      context: 'ChatCompletionsService',
+      tool: 'v1.chat.completions',
+      provider: 'GLM',
+      model: 'glm-4.5-flash',
+      outcome: 'success',
+      admitted: true,
+    });
+    expect(typeof ended[0].request_id).toBe('string');
+    expect(typeof ended[0].duration_ms).toBe('number');
+  });
 });

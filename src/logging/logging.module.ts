@@ -1,11 +1,16 @@
-import { Module } from '@nestjs/common';
+import { Global, Module } from '@nestjs/common';
 import type { ConfigType } from '@nestjs/config';
 import { LoggerModule } from 'nestjs-pino';
 import type { IncomingMessage } from 'node:http';
+import { CallLogService } from './call-log.service';
 import { loggingConfig } from './logging.config';
 import { REDACTED_PATHS } from './logging.constants';
 
+/** Global, as nestjs-pino's own module is: every feature that ends calls writes the call line. */
+@Global()
 @Module({
+  providers: [CallLogService],
+  exports: [CallLogService],
   imports: [
     LoggerModule.forRootAsync({
       imports: [],

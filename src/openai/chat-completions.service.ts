@@ -1,4 +1,4 @@
-import { BeforeApplicationShutdown, Inject, Injectable, Logger } from '@nestjs/common';
+import { BeforeApplicationShutdown, Inject, Injectable } from '@nestjs/common';
 import type { ConfigType } from '@nestjs/config';
 import { randomUUID } from 'node:crypto';
 import { AdmissionService } from '../concurrency/admission.service';
@@ -6,6 +6,7 @@ import { concurrencyConfig } from '../concurrency/concurrency.config';
 import type { Lease, LeaseHolder } from '../concurrency/lease';
 import { releaseAfterSettle } from '../concurrency/lease-release';
 import { abortError, CallCancelledError, CallTimeoutError, outcomeOf, ShuttingDownError } from '../common/call.errors';
+import { CallEndLogger, CallLogService } from '../logging/call-log.service';
 import { MetricsService } from '../metrics/metrics.service';
 import type { LlmDelta, LlmRequest, LlmResult } from '../providers/llm-provider';
 import { LlmCallService, ModelRoute } from '../tools/llm-call.service';
@@ -36,7 +37,7 @@ export interface ChatPlan {
  */
 @Injectable()
 export class ChatCompletionsService implements BeforeApplicationShutdown {
-  private readonly logger = new Logger(ChatCompletionsService.name);
+  private readonly callEnded: CallEndLogger;
   private readonly running = new Set<AbortController>();
 
   constructor(
@@ -44,7 +45,10 @@ export class ChatCompletionsService implements BeforeApplicationShutdown {
     private readonly llm: LlmCallService,
     private readonly admission: AdmissionService,
     private readonly metrics: MetricsService,
-  ) {}
+    callLog: CallLogService,
+  ) {
+    this.callEnded = callLog.for(ChatCompletionsService.name);
+  }
 
   /**
    * Resolves the model and checks the fields the serving provider takes.
@@ -163,8 +167,7 @@ export class ChatCompletionsService implements BeforeApplicationShutdown {
     this.metrics.calls.inc({ tool: OPENAI_CALL_TOOL, outcome });
     const durationMs = lease ? Date.now() - lease.acquiredAt : 0;
     if (lease) this.metrics.callDuration.observe({ tool: OPENAI_CALL_TOOL }, durationMs / 1000);
-    this.logger.log({
-      msg: 'Call ended',
+    this.callEnded({
       request_id: plan.id,
       session_id: plan.caller.sessionId,
       tool: OPENAI_CALL_TOOL,
