@@ -1,6 +1,6 @@
 import { DynamicModule, Module, Type } from '@nestjs/common';
 import { ScheduleModule } from '@nestjs/schedule';
-import { AppConfigModule } from './config/app-config.module';
+import { AppConfigModule } from './app-config.module';
 import { GatewayAuthModule } from './gateway/gateway-auth.module';
 import { GatewayModule } from './gateway/gateway.module';
 import { HealthModule } from './health/health.module';

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { Logger } from 'nestjs-pino';
 import { AppModule } from './app.module';
-import type { AllConfigType } from './config/config.type';
+import type { AllConfigType } from './app-config.type';
 import { GatewayWsAdapter } from './gateway/gateway.adapter';
 import { BootQuietLogger } from './logging/boot-quiet.logger';
 

@@ -1,16 +1,18 @@
 import { logFormat } from '../src/logging/logging.config';
 import 'reflect-metadata';
 import { toConcurrencyConfig } from '../src/concurrency/concurrency.config';
-import { ENV_CLASSES } from '../src/config/app-config.module';
+import { ENV_CLASSES } from '../src/app-config.module';
 import { ConfigValidationError, EnvSource, parseEnv, validateAll } from '../src/config/validate-config';
 import { isLoopbackHost } from '../src/config/listen-host';
 import { GatewayEnv, toGatewayConfig } from '../src/gateway/gateway.config';
+import { HttpEnv, toHttpConfig } from '../src/http/http.config';
 import { LoggingEnv } from '../src/logging/logging.config';
 import { ProvidersEnv, toProvidersConfig } from '../src/providers/providers.config';
 import { RoutingEnv, toRoutingConfig } from '../src/routing/routing.config';
 import { toStateConfig } from '../src/state/state.config';
 
 const gateway = (env: EnvSource = {}) => toGatewayConfig(parseEnv(GatewayEnv, env));
+const http = (env: EnvSource = {}) => toHttpConfig(parseEnv(HttpEnv, env));
 const concurrency = (env: EnvSource = {}) => toConcurrencyConfig(env);
 const providers = (env: EnvSource = {}) => toProvidersConfig(parseEnv(ProvidersEnv, env));
 const routing = (env: EnvSource = {}) => toRoutingConfig(parseEnv(RoutingEnv, env));
@@ -53,7 +55,6 @@ describe('configuration', () => {
         resultCacheMaxBytes: 64 * 1024 * 1024,
         disableCoalesceFor: [],
         resultCacheScope: 'session',
-        httpAllowedHosts: [],
         trustedProxies: [],
         progressIntervalMs: 8_000,
         compatText: true,
@@ -196,13 +197,12 @@ describe('configuration', () => {
     });
 
     it('reads the result cache scope and the extra HTTP host names', () => {
-      expect(
-        gateway({ EXAI_RESULT_CACHE_SCOPE: 'global', EXAI_HTTP_ALLOWED_HOSTS: 'Exai-1, gw.internal' }),
-      ).toMatchObject({
-        resultCacheScope: 'global',
-        httpAllowedHosts: ['exai-1', 'gw.internal'],
+      expect(gateway({ EXAI_RESULT_CACHE_SCOPE: 'global' })).toMatchObject({ resultCacheScope: 'global' });
+      expect(http({ EXAI_WS_HOST: '0.0.0.0', EXAI_HTTP_ALLOWED_HOSTS: 'Exai-1, gw.internal' })).toEqual({
+        host: '0.0.0.0',
+        allowedHosts: ['exai-1', 'gw.internal'],
       });
-      expect(configError(() => gateway({ EXAI_HTTP_ALLOWED_HOSTS: 'gw.internal:8079' })).message).toContain(
+      expect(configError(() => http({ EXAI_HTTP_ALLOWED_HOSTS: 'gw.internal:8079' })).message).toContain(
         'EXAI_HTTP_ALLOWED_HOSTS=["gw.internal:8079"]',
       );
     });

@@ -1,7 +1,7 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ENV_CLASSES } from '../src/config/app-config.module';
+import { ENV_CLASSES } from '../src/app-config.module';
 import { validateAll } from '../src/config/validate-config';
 import { parseComposeYaml, YamlValue } from './support/compose-yaml';
 import { parseEnvFile } from './support/env-file';

@@ -1,7 +1,7 @@
 import { getMetadataStorage } from 'class-validator';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ENV_CLASSES } from '../src/config/app-config.module';
+import { ENV_CLASSES } from '../src/app-config.module';
 import { validateAll } from '../src/config/validate-config';
 import { parseEnvFile } from './support/env-file';
 

@@ -3,7 +3,7 @@ import { Logger } from '@nestjs/common';
 import { ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { join } from 'node:path';
-import { ENV_CLASSES } from '../src/config/app-config.module';
+import { ENV_CLASSES } from '../src/app-config.module';
 import { ConfigValidationError, validateAll } from '../src/config/validate-config';
 import {
   RealProviderEndpoints,

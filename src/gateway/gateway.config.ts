@@ -156,11 +156,6 @@ export class GatewayEnv extends ListenHostEnv {
   EXAI_RESULT_CACHE_SCOPE: string = 'session';
 
   @EnvList()
-  @IsString({ each: true })
-  @Matches(/^[^\s/@:]+$/, { each: true, message: 'must be host names without port, path or credentials' })
-  EXAI_HTTP_ALLOWED_HOSTS: string[] = [];
-
-  @EnvList()
   @ValidateBy(
     {
       name: 'addressRanges',
@@ -217,8 +212,6 @@ export interface GatewayConfig {
   resultCacheMaxBytes: number;
   disableCoalesceFor: string[];
   resultCacheScope: ResultCacheScope;
-  /** Extra Host header names the HTTP endpoints answer to, lower case. */
-  httpAllowedHosts: string[];
   /** Peers whose X-Forwarded-For names the client (load balancers), as addresses or CIDR ranges. */
   trustedProxies: string[];
   progressIntervalMs: number;
@@ -253,7 +246,6 @@ export function toGatewayConfig(env: GatewayEnv): GatewayConfig {
     resultCacheMaxBytes: env.EXAI_RESULT_CACHE_MAX_BYTES,
     disableCoalesceFor: env.EXAI_WS_DISABLE_COALESCE_FOR_TOOLS,
     resultCacheScope: env.EXAI_RESULT_CACHE_SCOPE as ResultCacheScope,
-    httpAllowedHosts: env.EXAI_HTTP_ALLOWED_HOSTS.map((h) => h.toLowerCase()),
     trustedProxies: env.EXAI_TRUSTED_PROXIES,
     progressIntervalMs: env.EXAI_WS_PROGRESS_INTERVAL_SECS * 1000,
     compatText: env.EXAI_WS_COMPAT_TEXT,

@@ -3,7 +3,7 @@ import type { ConfigType } from '@nestjs/config';
 import { isIP } from 'node:net';
 import { GatewayAuthService } from '../auth/gateway-auth.service';
 import { isLoopbackHost } from '../config/listen-host';
-import { gatewayConfig } from '../gateway/gateway.config';
+import { httpConfig } from './http.config';
 
 const WILDCARD_HOSTS = new Set(['0.0.0.0', '::', '[::]']);
 
@@ -25,7 +25,7 @@ export class HttpAccessService {
   private readonly loopback: boolean;
 
   constructor(
-    @Inject(gatewayConfig.KEY) private readonly config: ConfigType<typeof gatewayConfig>,
+    @Inject(httpConfig.KEY) private readonly config: ConfigType<typeof httpConfig>,
     private readonly auth: GatewayAuthService,
   ) {
     this.bindHost = hostName(config.host);
@@ -42,7 +42,7 @@ export class HttpAccessService {
   hostAllowed(header: string | undefined): boolean {
     if (!header) return false;
     const name = hostName(header);
-    if (name === this.bindHost || this.config.httpAllowedHosts.includes(name)) return true;
+    if (name === this.bindHost || this.config.allowedHosts.includes(name)) return true;
     if (isLoopbackHost(name)) return this.loopback || this.wildcard;
     return this.wildcard && isIP(name) !== 0;
   }
