@@ -1,4 +1,4 @@
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import type { ConfigType } from '@nestjs/config';
 import {
   concat,
@@ -20,6 +20,7 @@ import { AdmissionService } from '../concurrency/admission.service';
 import { concurrencyConfig } from '../concurrency/concurrency.config';
 import type { Lease, LeaseHolder } from '../concurrency/lease';
 import { releaseAfterSettle } from '../concurrency/lease-release';
+import { CallEndLogger, CallLogService } from '../logging/call-log.service';
 import { MetricsService } from '../metrics/metrics.service';
 import { CallFrames } from './call-frames';
 import { failOnAbort, withHeartbeat } from './call-operators';
@@ -69,7 +70,7 @@ const RESULTS_ONLY = filter((ev: ExecutionEvent) => ev.kind === 'result');
  */
 @Injectable()
 export class CallLifecycle {
-  private readonly logger = new Logger(CallLifecycle.name);
+  private readonly callEnded: CallEndLogger;
 
   constructor(
     @Inject(gatewayConfig.KEY) private readonly gateway: ConfigType<typeof gatewayConfig>,
@@ -80,7 +81,10 @@ export class CallLifecycle {
     private readonly admission: AdmissionService,
     private readonly metrics: MetricsService,
     private readonly activity: ActivityService,
-  ) {}
+    callLog: CallLogService,
+  ) {
+    this.callEnded = callLog.for(CallLifecycle.name);
+  }
 
   /** The frames of a planned call, for its caller. */
   call$(plan: CallPlan): Observable<CallFrame> {
@@ -250,8 +254,7 @@ export class CallLifecycle {
       duration_ms: durationMs,
     });
     if (admitted) this.metrics.callDuration.observe({ tool }, durationMs / 1000);
-    this.logger.log({
-      msg: 'Call ended',
+    this.callEnded({
       request_id: origin.requestId,
       session_id: origin.sessionId,
       tool,
