@@ -4,6 +4,7 @@ import type { LeasedWork } from '../concurrency/lease-release';
 import type { RegisteredTool } from '../tools/tool-registry.service';
 import type { PreparedCall, ProgressLevel, ToolResult } from '../tools/tool.types';
 import type { ClientConnection } from './client-connection';
+import { AbortSource, CallEnd } from './call-operators';
 import type { TextOutput } from './dto/server-frames';
 
 /** What a running execution reports to everyone attached to it. */
@@ -19,7 +20,7 @@ export type ExecutionEvent =
  * planning awaits anything, so a `cancel` sent right behind the call finds it.
  */
 export class CallParticipant {
-  private readonly endedBy = new AbortController();
+  private readonly endedBy = new CallEnd();
   private attachedTo?: ToolExecution;
   private asJoiner = false;
 
@@ -44,8 +45,8 @@ export class CallParticipant {
   }
 
   /** Aborted when this call ends early (`cancel`): its stream fails with the reason. */
-  get ended(): AbortSignal {
-    return this.endedBy.signal;
+  get ended(): AbortSource {
+    return this.endedBy;
   }
 
   cancel(reason: Error): void {
