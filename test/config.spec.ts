@@ -2,7 +2,8 @@ import { logFormat } from '../src/logging/logging.config';
 import 'reflect-metadata';
 import { toConcurrencyConfig } from '../src/concurrency/concurrency.config';
 import { ENV_CLASSES } from '../src/app-config.module';
-import { ConfigValidationError, EnvSource, parseEnv, validateAll } from '../src/config/validate-config';
+import { EnvSource, parseEnv, validateAll } from '../src/config/validate-config';
+import { configError } from './support/config-error';
 import { isLoopbackHost } from '../src/config/listen-host';
 import { GatewayEnv, toGatewayConfig } from '../src/gateway/gateway.config';
 import { HttpEnv, toHttpConfig } from '../src/http/http.config';
@@ -16,17 +17,6 @@ const http = (env: EnvSource = {}) => toHttpConfig(parseEnv(HttpEnv, env));
 const concurrency = (env: EnvSource = {}) => toConcurrencyConfig(env);
 const providers = (env: EnvSource = {}) => toProvidersConfig(parseEnv(ProvidersEnv, env));
 const routing = (env: EnvSource = {}) => toRoutingConfig(parseEnv(RoutingEnv, env));
-
-/** The error `fn` throws, failing the test when it throws nothing or something else. */
-function configError(fn: () => unknown): ConfigValidationError {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(ConfigValidationError);
-    return err as ConfigValidationError;
-  }
-  throw new Error('expected a ConfigValidationError, nothing was thrown');
-}
 
 describe('configuration', () => {
   describe('defaults with an empty environment', () => {

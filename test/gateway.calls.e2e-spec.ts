@@ -1,4 +1,5 @@
 import { startTestDaemon, TestDaemon } from './support/daemon';
+import { expectCancelsBehindCallsLand } from './support/cancel-behind';
 import { Frame, TestClient, toolOutput } from './support/ws-client';
 import { waitFor } from './support/wait';
 
@@ -215,20 +216,7 @@ describe('call_tool lifecycle', () => {
   it('a cancel sent right behind its call reaches it while the call is still being planned', async () => {
     // Each pair arrives together: the cancel is handled while its call is
     // planned (planning is asynchronous), so the call must already be known.
-    const ids = Array.from({ length: 20 }, (_, i) => `early-${i}`);
-    for (const id of ids) {
-      c.send({
-        op: 'call_tool',
-        request_id: id,
-        name: 'test_gate',
-        arguments: { gate: `never-${id}`, timeout_secs: 5 },
-      });
-      c.send({ op: 'cancel', request_id: id });
-    }
-    for (const id of ids) expect((await c.result(id, 15_000)).error).toMatchObject({ code: 'CANCELLED' });
-    c.send({ op: 'list_tools', request_id: 'flush' });
-    await c.next((f) => f.request_id === 'flush');
-    expect((await c.quietFor(0)).filter((f) => f.op === 'error')).toEqual([]);
+    await expectCancelsBehindCallsLand(c);
   });
 
   it('a joiner keeps the run alive when the originator cancels', async () => {

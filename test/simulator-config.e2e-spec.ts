@@ -4,7 +4,7 @@ import { ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { join } from 'node:path';
 import { ENV_CLASSES } from '../src/app-config.module';
-import { ConfigValidationError, validateAll } from '../src/config/validate-config';
+import { validateAll } from '../src/config/validate-config';
 import {
   RealProviderEndpoints,
   selectEndpoints,
@@ -15,6 +15,7 @@ import { toProvidersConfig, ProvidersEnv } from '../src/providers/providers.conf
 import { parseEnv } from '../src/config/validate-config';
 import { standaloneSimulatorConfig } from '../src/simulator/simulator.config';
 import { startTestDaemon } from './support/daemon';
+import { configError } from './support/config-error';
 import { waitFor } from './support/wait';
 
 const MAIN = join(__dirname, '..', 'dist', 'simulator', 'simulator.main.js');
@@ -23,16 +24,6 @@ const NO_KEYS = { GLM_API_KEY: '', ZHIPUAI_API_KEY: '', KIMI_API_KEY: '', MOONSH
 interface CapacityView {
   glm: { capacity: number | null };
   kimi: { capacity: number | null };
-}
-
-function thrown(fn: () => unknown): ConfigValidationError {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(ConfigValidationError);
-    return err as ConfigValidationError;
-  }
-  throw new Error('expected a ConfigValidationError, nothing was thrown');
 }
 
 describe('simulator config', () => {
@@ -49,7 +40,7 @@ describe('simulator config', () => {
   });
 
   it('names every bad SIM_* variable in one error', () => {
-    const err = thrown(() =>
+    const err = configError(() =>
       standaloneSimulatorConfig({ SIM_PORT: '70000', SIM_SPEED: '-1', SIM_GLM_CAPACITY: '0', SIM_KIMI_CAPACITY: 'x' }),
     );
     expect(err.problems.map((p) => p.split('=')[0]).sort()).toEqual([
@@ -61,7 +52,7 @@ describe('simulator config', () => {
   });
 
   it('the daemon validates the embedded simulator capacity at boot, and never reads SIM_PORT', () => {
-    const err = thrown(() => validateAll(ENV_CLASSES, { SIM_GLM_CAPACITY: '0' }));
+    const err = configError(() => validateAll(ENV_CLASSES, { SIM_GLM_CAPACITY: '0' }));
     expect(err.message).toContain('SIM_GLM_CAPACITY');
     expect(() => validateAll(ENV_CLASSES, { SIM_PORT: 'not a port', SIM_SPEED: 'fast' })).not.toThrow();
   });
