@@ -217,8 +217,10 @@ async function post(client: Agent, url: string, stream: boolean, content: string
   if (stream && !text.trimEnd().endsWith('data: [DONE]')) throw new Error(`stream did not finish: ${text.slice(-200)}`);
 }
 
-function chatTool(ws: WebSocket, i: number): Promise<void> {
-  return request(
+/** One `chat` call over the WebSocket; an error result (a wrong key, a refused call) fails the bench, never counts. */
+async function chatTool(ws: WebSocket, i: number): Promise<void> {
+  let result = '';
+  await request(
     ws,
     JSON.stringify({
       op: 'call_tool',
@@ -226,6 +228,15 @@ function chatTool(ws: WebSocket, i: number): Promise<void> {
       name: 'chat',
       arguments: { prompt: `via daemon ${i}`, model: MODEL },
     }),
-    (m) => m.includes('"call_tool_res"'),
+    (m) => {
+      if (!m.includes('"call_tool_res"')) return false;
+      result = m;
+      return true;
+    },
   );
+  const frame = JSON.parse(result) as { error?: unknown; outputs?: Array<{ text?: string }> };
+  const output = frame.outputs?.[0]?.text;
+  if (frame.error !== undefined || output === undefined || !output.startsWith('{"status":"success"')) {
+    throw new Error(`chat call p${i} failed: ${result.slice(0, 300)}`);
+  }
 }
