@@ -63,6 +63,41 @@ describe('TtlLru', () => {
     expect(lru.deleteWhere((_k, v) => v > 0)).toBe(2);
     expect(lru.size).toBe(1);
   });
+
+  // Eviction keeps one iterator from insert to insert: this drives it through
+  // reads, deletes, clears and many table rehashes against a plain model.
+  it('evicts exactly what a least-recently-used list would, over a long mixed run', () => {
+    const max = 64;
+    const lru = new TtlLru<number, number>(max, 1_000, clock);
+    const model = new Map<number, number>(); // least recently used first
+    const touch = (k: number, v: number) => {
+      model.delete(k);
+      model.set(k, v);
+    };
+    let seed = 7;
+    const random = (n: number) => (seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) % n;
+    for (let step = 0; step < 20_000; step++) {
+      const op = random(100);
+      const key = random(200);
+      if (op < 60) {
+        lru.set(key, step);
+        touch(key, step);
+        if (model.size > max) model.delete(model.keys().next().value as number);
+      } else if (op < 90) {
+        const expected = model.get(key);
+        expect(lru.get(key)).toBe(expected);
+        if (expected !== undefined) touch(key, expected);
+      } else if (op < 99) {
+        lru.delete(key);
+        model.delete(key);
+      } else {
+        lru.clear();
+        model.clear();
+      }
+      expect(lru.size).toBe(model.size);
+    }
+    for (const [k, v] of model) expect(lru.get(k)).toBe(v);
+  });
 });
 
 describe('TtlLru with a byte budget', () => {

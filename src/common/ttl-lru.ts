@@ -14,6 +14,8 @@ export interface ByteBudget<K, V> {
 export class TtlLru<K, V> {
   private readonly entries = new Map<K, { value: V; expiresAt: number; bytes: number }>();
   private totalBytes = 0;
+  /** Where the next eviction looks for the oldest entry (see evict). */
+  private oldest: Iterator<K> | undefined;
 
   constructor(
     private readonly maxEntries: number,
@@ -63,6 +65,7 @@ export class TtlLru<K, V> {
 
   clear(): void {
     this.entries.clear();
+    this.oldest = undefined;
     this.totalBytes = 0;
   }
 
@@ -84,12 +87,25 @@ export class TtlLru<K, V> {
   }
 
   /**
-   * Drops the least recently used entry. O(1): sweeping every entry for expired
-   * ones on each insert made a full cache cost O(n) per call; expired entries
-   * are dropped when touched instead, and the bound holds either way.
+   * Drops the least recently used entry in O(1). Sweeping every entry for
+   * expired ones on each insert made a full cache cost O(n) per call; expired
+   * entries are dropped when touched instead, and the bound holds either way.
+   *
+   * A new iterator per eviction was O(n) too: it starts at the map's first
+   * slot and steps over every slot a delete has emptied since V8 last
+   * compacted the table, and a full cache deletes its first entry on every
+   * insert (5 µs per insert at 4,000 entries, the replay cache's size). One
+   * iterator kept from eviction to eviction resumes where it stopped; every
+   * entry before it has been evicted or deleted (get() re-inserts behind it),
+   * so the first one it yields is the oldest, and V8 carries it across the
+   * table's rehashes.
    */
   private evict(): void {
-    const oldest = this.entries.keys().next();
-    if (!oldest.done) this.remove(oldest.value);
+    let next = this.oldest?.next();
+    if (!next || next.done) {
+      this.oldest = this.entries.keys();
+      next = this.oldest.next();
+    }
+    if (!next.done) this.remove(next.value);
   }
 }
