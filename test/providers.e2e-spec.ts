@@ -1,4 +1,6 @@
 import { Logger } from '@nestjs/common';
+import { subscribe, unsubscribe } from 'node:diagnostics_channel';
+import type { Server, Socket } from 'node:net';
 import { ConcurrencySnapshotService } from '../src/concurrency/concurrency-snapshot.service';
 import { ProviderSimulator } from '../src/simulator/simulator.server';
 import { startTestDaemon, TestDaemon } from './support/daemon';
@@ -281,6 +283,37 @@ describe('GLM and Kimi providers against the simulator over real HTTP', () => {
     );
     expect(((await c.result(id)).error as ErrorBody).code).toBe('CANCELLED');
     await waitFor(async () => (await snap.snapshot()).inFlight.global === 0, 1000);
+  });
+
+  it("writes a chat call's upstream request before its ack and progress frames", async () => {
+    // The client's socket on the daemon's side, to see when the daemon writes to it.
+    const accepted = new Promise<Socket>((resolve) => (main.app.getHttpServer() as Server).once('connection', resolve));
+    const g = await client(main);
+    const toClient = await accepted;
+    // A first call leaves a used keep-alive connection to the simulator: the
+    // next request goes out on it, which undici delays to the check phase.
+    await call(g, 'chat', { prompt: 'warm the connection' });
+    const order: string[] = [];
+    const onRequest = () => order.push('upstream request');
+    subscribe('undici:client:sendHeaders', onRequest);
+    const writes = toClient as unknown as Record<'_write' | '_writev', (...args: unknown[]) => void>;
+    for (const method of ['_write', '_writev'] as const) {
+      const original = writes[method];
+      writes[method] = function (this: Socket, ...args: unknown[]) {
+        order.push('client write');
+        return original.apply(this, args);
+      };
+    }
+    try {
+      const frames = await call(g, 'chat', { prompt: 'which goes first?' });
+      expect(frames.map((f) => f.op)).toEqual(['progress', 'call_tool_ack', 'progress', 'call_tool_res']);
+    } finally {
+      unsubscribe('undici:client:sendHeaders', onRequest);
+      delete (writes as Partial<typeof writes>)._write;
+      delete (writes as Partial<typeof writes>)._writev;
+    }
+    // Then one write of accepted, ack and progress, then one of the result.
+    expect(order).toEqual(['upstream request', 'client write', 'client write']);
   });
 
   it('a client disconnecting during a provider call aborts the upstream request', async () => {

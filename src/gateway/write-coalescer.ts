@@ -8,24 +8,39 @@ import type { Writable } from 'node:stream';
  * still its own WebSocket frame, in the order they were sent. The sockets are
  * uncorked in the check phase right after the I/O that produced the frames,
  * so nothing waits on a timer.
+ *
+ * The flush is queued for the check phase only once the turn's promise chains
+ * have run (a nextTick runs after the microtask queue drains), so it comes
+ * after the check-phase work those chains queued. That is where undici writes
+ * a request on a reused keep-alive connection (it yields one setImmediate to
+ * see whether the server closed the idle socket first): a chat call's
+ * upstream request leaves before its ack and progress frames, and the
+ * provider starts on it while the daemon is still writing to the client.
  */
 export class WriteCoalescer {
   /** At most one entry per open connection, cleared every turn. */
   private readonly held = new Set<Writable>();
+  private scheduled = false;
   private flushing: NodeJS.Immediate | undefined;
+  private readonly schedule = () => {
+    this.flushing = setImmediate(() => this.flush());
+  };
 
   /** Holds `socket`'s writes until the end of this turn (once per turn however often it is called). */
   hold(socket: Writable): void {
     if (this.held.has(socket) || socket.destroyed) return;
     socket.cork();
     this.held.add(socket);
-    this.flushing ??= setImmediate(() => this.flush());
+    if (this.scheduled) return;
+    this.scheduled = true;
+    process.nextTick(this.schedule);
   }
 
   /** Lets every held socket's writes out now. */
   flush(): void {
     if (this.flushing) clearImmediate(this.flushing);
     this.flushing = undefined;
+    this.scheduled = false;
     for (const socket of this.held) socket.uncork();
     this.held.clear();
   }
