@@ -170,22 +170,20 @@ export abstract class OpenAiCompatibleLlmProvider extends LlmProvider {
 
   /**
    * The budget for a call of this kind. Each distinct selection (model, web,
-   * thinking) is logged at info the first time and at debug after that: the
-   * same line on every call cost a synchronous log write per call (6% of the
-   * daemon's CPU in the streamed-chat bench profile), and the call's ack
-   * carries its timeout anyway.
+   * thinking) is logged at info the first time, and not again: the same line
+   * on every call cost a synchronous log write per call (6% of the daemon's
+   * CPU in the streamed-chat bench profile), and even a repeat sent at debug
+   * and dropped by the level cost about 10 µs through Nest's logger; the
+   * call's ack carries its timeout anyway.
    */
   timeoutSecs(model: string, kind: TimeoutKind): number {
     const secs = selectTimeoutSecs(this.settings.timeouts, kind);
-    const line = `${this.displayName} timeout: ${secs}s (web=${kind.web}, thinking=${kind.thinking}) for ${model}`;
-    if (this.loggedTimeouts.has(line)) {
-      this.logger.debug(line);
-      return secs;
-    }
+    const selection = `${kind.web ? 'w' : '-'}${kind.thinking ? 't' : '-'}${model}`;
+    if (this.loggedTimeouts.has(selection)) return secs;
     // Models come from the catalogue, so this stays small; the cap is for models passed through unchecked.
     if (this.loggedTimeouts.size >= MAX_LOGGED_TIMEOUTS) this.loggedTimeouts.clear();
-    this.loggedTimeouts.add(line);
-    this.logger.log(line);
+    this.loggedTimeouts.add(selection);
+    this.logger.log(`${this.displayName} timeout: ${secs}s (web=${kind.web}, thinking=${kind.thinking}) for ${model}`);
     return secs;
   }
 
