@@ -9,6 +9,7 @@ import { TokenBucket } from '../src/gateway/rate-limiter';
 import { CallParticipant, ToolExecution } from '../src/gateway/tool-execution';
 import { WriteCoalescer } from '../src/gateway/write-coalescer';
 import type { RegisteredTool } from '../src/tools/tool-registry.service';
+import type { ToolContext } from '../src/tools/tool.types';
 
 function connection(id: string, sessionId: string): ClientConnection {
   const conn = new ClientConnection(id, {} as WebSocket, '127.0.0.1', new TokenBucket(10), {
@@ -25,8 +26,8 @@ function call(conn: ClientConnection, requestId: string): CallParticipant {
   return new CallParticipant(requestId, true, conn, conn.sessionId!, 'test_echo', `fp-${requestId}`);
 }
 
-function execution(conn: ClientConnection, callKey?: string): ToolExecution {
-  const tool = { name: 'test_echo', options: {}, handler: {} } as unknown as RegisteredTool;
+function execution(conn: ClientConnection, callKey?: string, handler: object = {}): ToolExecution {
+  const tool = { name: 'test_echo', options: {}, handler } as unknown as RegisteredTool;
   return new ToolExecution({
     tool,
     prepared: { args: {} },
@@ -82,6 +83,50 @@ describe('CallRegistry', () => {
     registry.remove(a);
     expect(registry.running('same')).toBeUndefined();
     expect(registry.inFlight).toBe(0);
+  });
+});
+
+describe('ToolExecution signal', () => {
+  /** Runs the execution with a tool that hands its context out and waits for `release`. */
+  function started(conn: ClientConnection) {
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    let ctx!: ToolContext;
+    const run = execution(conn, undefined, {
+      execute: async (_args: unknown, c: ToolContext) => {
+        ctx = c;
+        await held;
+        return { content: 'done' };
+      },
+    });
+    const result = run.run(() => undefined);
+    return { run, result, release, context: async () => (await Promise.resolve(), ctx) };
+  }
+
+  it("aborts the AbortSignal a tool reads before the run ends, with the run's reason", async () => {
+    const { run, context, release, result } = started(connection('c1', 's1'));
+    const signal = (await context()).signal;
+    expect(signal.aborted).toBe(false);
+    let heard: unknown;
+    signal.addEventListener('abort', () => (heard = signal.reason), { once: true });
+    const reason = new CallTimeoutError(1);
+    run.abort(reason);
+    expect(heard).toBe(reason);
+    release();
+    await result;
+  });
+
+  it('hands a tool that reads its signal only after the end an already aborted one', async () => {
+    const { run, context, release, result } = started(connection('c1', 's1'));
+    const ctx = await context();
+    const reason = new CallCancelledError('All callers left');
+    run.abort(reason);
+    expect(run.signal.aborted).toBe(true);
+    expect(ctx.signal.aborted).toBe(true);
+    expect(ctx.signal.reason).toBe(reason);
+    expect(ctx.signal).toBe(ctx.signal);
+    release();
+    await result;
   });
 });
 

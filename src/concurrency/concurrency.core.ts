@@ -1,4 +1,5 @@
 import { abortError } from '../common/call.errors';
+import type { AbortSource } from '../common/call-end';
 import type { Clock } from '../common/clock';
 import { AdmissionQueue, Waiter } from './admission-queue';
 import { LimiterUnavailableError } from './concurrency-backend';
@@ -9,7 +10,7 @@ import { Lease, LeaseHolder, LimitSlot } from './lease';
 import type { LeaseLedger } from './lease-ledger';
 
 export interface AdmissionOptions {
-  signal: AbortSignal;
+  signal: AbortSource;
   /** Called when the call has to wait, and again whenever its position changes. */
   onQueued?: (position: number, waitingFor: string) => void;
 }

@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import type { Observable } from 'rxjs';
+import { AbortSource, CallEnd } from '../common/call-end';
 import type { LeasedWork } from '../concurrency/lease-release';
 import type { RegisteredTool } from '../tools/tool-registry.service';
-import type { PreparedCall, ProgressLevel, ToolResult } from '../tools/tool.types';
+import type { PreparedCall, ProgressLevel, ToolContext, ToolResult } from '../tools/tool.types';
 import type { ClientConnection } from './client-connection';
-import { AbortSource, CallEnd } from './call-operators';
 import type { TextOutput } from './dto/server-frames';
 
 /** What a running execution reports to everyone attached to it. */
@@ -60,6 +60,22 @@ export class CallParticipant {
   }
 }
 
+/** A tool's view of its run. Its `signal` is made only when the tool reads it: most never do. */
+class RunContext implements ToolContext {
+  constructor(
+    readonly requestId: string,
+    readonly sessionId: string,
+    private readonly end: CallEnd,
+    readonly deadline: number,
+    readonly plan: PreparedCall,
+    readonly progress: (message: string, level?: ProgressLevel) => void,
+  ) {}
+
+  get signal(): AbortSignal {
+    return this.end.signal;
+  }
+}
+
 /** What the plan decided for a run: the tool, how it runs, and who started it. */
 export interface ExecutionPlan {
   readonly tool: RegisteredTool;
@@ -83,7 +99,7 @@ export class ToolExecution implements LeasedWork {
   readonly id = randomUUID();
   readonly participants = new Set<CallParticipant>();
   readonly whenSettled: Promise<void>;
-  private readonly controller = new AbortController();
+  private readonly end = new CallEnd();
   private shared?: Observable<ExecutionEvent>;
   private startedAtMs = 0;
   private toolStarted = false;
@@ -107,8 +123,9 @@ export class ToolExecution implements LeasedWork {
     return this.plan.prepared.local === true;
   }
 
-  get signal(): AbortSignal {
-    return this.controller.signal;
+  /** The run's end (deadline, shutdown, audit, every caller gone); an AbortSignal is made only if a tool asks. */
+  get signal(): AbortSource {
+    return this.end;
   }
 
   /** Admission time (epoch ms), 0 until admitted. */
@@ -137,7 +154,7 @@ export class ToolExecution implements LeasedWork {
   }
 
   abort(reason: Error): void {
-    this.controller.abort(reason);
+    this.end.abort(reason);
   }
 
   /** Set once, by the lifecycle, before anyone can join. */
@@ -157,14 +174,7 @@ export class ToolExecution implements LeasedWork {
    */
   run(progress: (message: string, level?: ProgressLevel) => void): Promise<ToolResult> {
     const { origin, prepared } = this.plan;
-    const ctx = {
-      requestId: origin.requestId,
-      sessionId: origin.sessionId,
-      signal: this.controller.signal,
-      deadline: this.deadline,
-      plan: prepared,
-      progress,
-    };
+    const ctx = new RunContext(origin.requestId, origin.sessionId, this.end, this.deadline, prepared, progress);
     this.toolStarted = true;
     const running = Promise.resolve().then(() => this.plan.tool.handler.execute(prepared.args, ctx));
     const settle = () => {
@@ -177,7 +187,7 @@ export class ToolExecution implements LeasedWork {
 
   /** Some caller is still connected, or the run is settling after an abort. */
   hasLiveCaller(): boolean {
-    if (this.controller.signal.aborted && !this.toolSettled) return true;
+    if (this.end.aborted && !this.toolSettled) return true;
     for (const p of this.participants) if (p.conn.socket.readyState === p.conn.socket.OPEN) return true;
     return false;
   }
