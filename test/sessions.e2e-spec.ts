@@ -161,6 +161,22 @@ describe('sessions share nothing by default', () => {
     expect(daemon.probe.runs.get('test_echo')).toBe(before + 2);
   });
 
+  it('tells calls apart by their arguments whether they are short or long, and replays each only as itself', async () => {
+    // Short calls are keyed by their JSON, long ones by its digest (CallPlanner).
+    for (const [size, pad] of [
+      ['short', ''],
+      ['long', 'x'.repeat(400)],
+    ]) {
+      const id = `reused-${size}`;
+      const before = daemon.probe.runs.get('test_echo') ?? 0;
+      await call(a, 'test_echo', { text: `${pad}one` }, id);
+      const second = await call(a, 'test_echo', { text: `${pad}two` }, id);
+      expect(toolOutput(second).content).toBe(`${pad}two`);
+      expect(await call(a, 'test_echo', { text: `${pad}two` }, id)).toEqual(second);
+      expect(daemon.probe.runs.get('test_echo')).toBe(before + 2);
+    }
+  });
+
   it('refuses an id of a running call reused for another call, and the running call still ends normally', async () => {
     a.send({ op: 'call_tool', request_id: 'busy', name: 'test_echo', arguments: { text: 'first', delay_ms: 400 } });
     await a.next((f) => f.op === 'call_tool_ack' && f.request_id === 'busy');

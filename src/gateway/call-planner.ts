@@ -16,6 +16,12 @@ import { InvalidMessageError, RequestIdInUseError } from './gateway.errors';
 import { ResultCacheService } from './result-cache.service';
 import { CallParticipant, ExecutionPlan, ToolExecution } from './tool-execution';
 
+/**
+ * Calls whose JSON is at most this long are keyed by it (a SHA-256 hex digest
+ * is 64 characters; this keeps a replay entry's key within a few of those).
+ */
+const INLINE_KEY_MAX_CHARS = 160;
+
 /** What to do with an incoming `call_tool`, decided before any slot is taken. */
 export type CallPlan =
   | { kind: 'answered'; frame: CallToolResultFrame }
@@ -130,12 +136,17 @@ export class CallPlanner {
     return this.digest(tool.name, args, scope === 'session' ? sessionId : undefined);
   }
 
+  /**
+   * Names the call exactly: its tool, arguments and (for a session-scoped
+   * key) session. A small call is named by its JSON itself, which is cheaper
+   * than hashing it and can never collide; a larger one by the JSON's
+   * SHA-256. The prefix keeps the two forms apart.
+   */
   private digest(toolName: string, args: Record<string, unknown>, sessionId?: string): string {
     // JSON keeps the parts unambiguous whatever characters they contain.
-    return createHash('sha256')
-      .update(JSON.stringify([sessionId ?? null, toolName]))
-      .update(stableJson(args))
-      .digest('hex');
+    const json = `${JSON.stringify([sessionId ?? null, toolName])}${stableJson(args)}`;
+    if (json.length <= INLINE_KEY_MAX_CHARS) return `=${json}`;
+    return createHash('sha256').update(json).digest('hex');
   }
 
   private timeoutFor(tool: RegisteredTool, prepared: PreparedCall): number {
