@@ -3,6 +3,16 @@ import { expectCancelsBehindCallsLand } from './support/cancel-behind';
 import { Frame, TestClient, toolOutput } from './support/ws-client';
 import { waitFor } from './support/wait';
 
+/** The raw text of every call_tool_res `client` receives from now on, in order. */
+function rawResults(client: TestClient): string[] {
+  const texts: string[] = [];
+  client.ws.on('message', (data) => {
+    const text = (data as Buffer).toString('utf8');
+    if (text.includes('"op":"call_tool_res"')) texts.push(text);
+  });
+  return texts;
+}
+
 describe('call_tool lifecycle', () => {
   let daemon: TestDaemon;
   let c: TestClient;
@@ -141,12 +151,29 @@ describe('call_tool lifecycle', () => {
 
   it('replays a finished call by (session, request_id) without running it again', async () => {
     const before = daemon.probe.runs.get('test_echo') ?? 0;
-    c.send({ op: 'call_tool', request_id: 'rp', name: 'test_echo', arguments: { text: 'replay-me' } });
+    const results = rawResults(c);
+    c.send({ op: 'call_tool', request_id: 'rp', name: 'test_echo', arguments: { text: 'replay-me \u2028 "q"' } });
     const first = (await c.callFrames('rp')).at(-1);
-    c.send({ op: 'call_tool', request_id: 'rp', name: 'test_echo', arguments: { text: 'replay-me' } });
+    c.send({ op: 'call_tool', request_id: 'rp', name: 'test_echo', arguments: { text: 'replay-me \u2028 "q"' } });
     const again = await c.callFrames('rp');
     expect(again).toEqual([first]);
     expect(daemon.probe.runs.get('test_echo')).toBe(before + 1);
+    // The replay is the very bytes the first answer was, not an equivalent JSON.
+    expect(results).toHaveLength(2);
+    expect(results[1]).toBe(results[0]);
+  });
+
+  it('replays a result served from the cache as the bytes it was first sent as', async () => {
+    const results = rawResults(c);
+    c.send({ op: 'call_tool', request_id: 'hit-a', name: 'test_echo', arguments: { text: 'bytes' } });
+    await c.result('hit-a');
+    c.send({ op: 'call_tool', request_id: 'hit-b', name: 'test_echo', arguments: { text: 'bytes' } });
+    expect(await c.result('hit-b')).toMatchObject({ from_cache: true });
+    c.send({ op: 'call_tool', request_id: 'hit-b', name: 'test_echo', arguments: { text: 'bytes' } });
+    await c.result('hit-b');
+    expect(results).toHaveLength(3);
+    expect(results[1]).toContain('"from_cache":true');
+    expect(results[2]).toBe(results[1]);
   });
 
   it('scopes replay to the session', async () => {

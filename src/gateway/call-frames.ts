@@ -5,6 +5,25 @@ import { CallFrame, CallToolResultFrame, epochSeconds, ProgressFrame, TextOutput
 import { gatewayConfig } from './gateway.config';
 import type { CallParticipant, ExecutionEvent, ToolExecution } from './tool-execution';
 
+/**
+ * A frame serialised once, where it has to be serialised anyway: a result
+ * whose replay is stored is written to the store and to the socket as these
+ * same bytes.
+ */
+export class EncodedFrame {
+  readonly json: string;
+
+  constructor(
+    frame: CallFrame,
+    readonly op = frame.op,
+  ) {
+    this.json = JSON.stringify(frame);
+  }
+}
+
+/** What a call's stream carries to its socket. */
+export type OutFrame = CallFrame | EncodedFrame;
+
 /** The frames of a call, built from its execution's events for one caller. */
 @Injectable()
 export class CallFrames {

@@ -22,11 +22,10 @@ import type { Lease, LeaseHolder } from '../concurrency/lease';
 import { releaseAfterSettle } from '../concurrency/lease-release';
 import { CallEndLogger, CallLogService } from '../logging/call-log.service';
 import { MetricsService } from '../metrics/metrics.service';
-import { CallFrames } from './call-frames';
+import { CallFrames, EncodedFrame, OutFrame } from './call-frames';
 import { failOnAbort, withHeartbeat } from './call-operators';
 import type { CallPlan } from './call-planner';
 import { CallRegistry } from './call-registry';
-import type { CallFrame, CallToolResultFrame } from './dto/server-frames';
 import { gatewayConfig } from './gateway.config';
 import { ResultCacheService } from './result-cache.service';
 import type { CallParticipant, ExecutionEvent, ToolExecution } from './tool-execution';
@@ -87,7 +86,7 @@ export class CallLifecycle {
   }
 
   /** The frames of a planned call, for its caller. */
-  call$(plan: CallPlan): Observable<CallFrame> {
+  call$(plan: CallPlan): Observable<OutFrame> {
     if (plan.kind === 'answered') return of(plan.frame);
     const { participant } = plan;
     // Cancelled while it was planned: it ends here, before it runs or joins.
@@ -182,7 +181,7 @@ export class CallLifecycle {
    * The frames one caller receives: its opening frame, the run's events,
    * heartbeats until the end, and an early end on its own `cancel`.
    */
-  private attend(execution: ToolExecution, participant: CallParticipant, joined: boolean): Observable<CallFrame> {
+  private attend(execution: ToolExecution, participant: CallParticipant, joined: boolean): Observable<OutFrame> {
     return defer(() => {
       this.registry.attach(participant, execution, joined);
       const events$ = joined ? execution.events$.pipe(RESULTS_ONLY) : execution.events$;
@@ -190,7 +189,7 @@ export class CallLifecycle {
         of(this.frames.opening(participant, execution)),
         events$.pipe(concatMap((ev) => this.frameFor(ev, participant))),
       ).pipe(
-        withHeartbeat<CallFrame>(this.gateway.progressIntervalMs, () => this.frames.heartbeat(participant)),
+        withHeartbeat<OutFrame>(this.gateway.progressIntervalMs, () => this.frames.heartbeat(participant)),
         failOnAbort(participant.ended),
         finalize(() => this.registry.leave(participant)),
       );
@@ -201,10 +200,11 @@ export class CallLifecycle {
    * The result goes out once its replay is stored, so a client that has it
    * can replay it on any daemon; other frames pass at once.
    */
-  private frameFor(ev: ExecutionEvent, p: CallParticipant): Observable<CallFrame> | Promise<CallFrame> {
+  private frameFor(ev: ExecutionEvent, p: CallParticipant): Observable<OutFrame> | Promise<OutFrame> {
     const frame = this.frames.frameFor(ev, p);
     if (ev.kind !== 'result' || !p.replayable) return of(frame);
-    return this.results.storeReplay(p.sessionId, p.fingerprint, frame as CallToolResultFrame).then(() => frame);
+    const encoded = new EncodedFrame(frame);
+    return this.results.storeReplay(p.sessionId, p.fingerprint, p.requestId, encoded).then(() => encoded);
   }
 
   /**

@@ -6,11 +6,10 @@ import { stableJson } from '../common/stable-json';
 import { MetricsService } from '../metrics/metrics.service';
 import { RegisteredTool, ToolRegistryService } from '../tools/tool-registry.service';
 import type { PreparedCall } from '../tools/tool.types';
-import { CallFrames } from './call-frames';
+import { CallFrames, EncodedFrame, OutFrame } from './call-frames';
 import { CallRegistry } from './call-registry';
 import { ConnectionsService } from './connections.service';
 import type { CallToolFrame } from './dto/client-frames';
-import type { CallToolResultFrame } from './dto/server-frames';
 import { gatewayConfig } from './gateway.config';
 import { InvalidMessageError, RequestIdInUseError } from './gateway.errors';
 import { ResultCacheService } from './result-cache.service';
@@ -24,7 +23,7 @@ const INLINE_KEY_MAX_CHARS = 160;
 
 /** What to do with an incoming `call_tool`, decided before any slot is taken. */
 export type CallPlan =
-  | { kind: 'answered'; frame: CallToolResultFrame }
+  | { kind: 'answered'; frame: OutFrame }
   | { kind: 'join'; execution: ToolExecution; participant: CallParticipant }
   | { kind: 'run'; execution: ToolExecution; participant: CallParticipant };
 
@@ -100,8 +99,8 @@ export class CallPlanner {
     if (callKey) {
       const outputs = await this.results.cachedOutputs(callKey);
       if (outputs) {
-        const hit: CallToolResultFrame = { ...this.frames.result(requestId, outputs), from_cache: true };
-        if (replayable) await this.results.storeReplay(sessionId, fingerprint, hit);
+        const hit = new EncodedFrame({ ...this.frames.result(requestId, outputs), from_cache: true });
+        if (replayable) await this.results.storeReplay(sessionId, fingerprint, requestId, hit);
         this.metrics.calls.inc({ tool: tool.name, outcome: 'cached' });
         return { kind: 'answered', frame: hit };
       }

@@ -1,5 +1,6 @@
 import type { Writable } from 'node:stream';
 import type { WebSocket } from 'ws';
+import { EncodedFrame } from './call-frames';
 import { TokenBucket } from './rate-limiter';
 import type { WriteCoalescer } from './write-coalescer';
 
@@ -56,7 +57,7 @@ export class ClientConnection {
    */
   send(frame: object): void {
     if (this.socket.readyState !== this.socket.OPEN) return;
-    const data = JSON.stringify(frame);
+    const data = frame instanceof EncodedFrame ? frame.json : JSON.stringify(frame);
     const queued = this.socket.bufferedAmount;
     if (isOptional(frame)) {
       if (queued + data.length > this.outbound.maxBufferedBytes) {

@@ -2,6 +2,7 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { ConfigType } from '@nestjs/config';
 import { StateMap, StateMapStats, StateStore } from '../state/state-store';
 import { gatewayConfig } from './gateway.config';
+import type { EncodedFrame } from './call-frames';
 import type { CallToolResultFrame, TextOutput } from './dto/server-frames';
 
 /** A finished call kept for replay, with what identifies the call it answered. */
@@ -46,11 +47,15 @@ export class ResultCacheService {
     return raw === undefined ? undefined : (JSON.parse(raw) as StoredReplay);
   }
 
-  /** Resolves once stored, so a client that has the result can replay it on any daemon. Never rejects. */
-  storeReplay(sessionId: string, fingerprint: string, frame: CallToolResultFrame): Promise<void> {
+  /**
+   * Resolves once stored, so a client that has the result can replay it on
+   * any daemon. Never rejects. The frame's bytes are the ones its caller
+   * gets: the entry is a StoredReplay's JSON, built around them.
+   */
+  storeReplay(sessionId: string, fingerprint: string, requestId: string, frame: EncodedFrame): Promise<void> {
     if (!this.enabled) return Promise.resolve();
-    const entry: StoredReplay = { fingerprint, frame };
-    return this.quietly(this.replays.set(this.replayKey(sessionId, frame.request_id), JSON.stringify(entry)));
+    const entry = `{"fingerprint":${JSON.stringify(fingerprint)},"frame":${frame.json}}`;
+    return this.quietly(this.replays.set(this.replayKey(sessionId, requestId), entry));
   }
 
   async cachedOutputs(callKey: string): Promise<TextOutput[] | undefined> {
