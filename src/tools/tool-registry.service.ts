@@ -36,6 +36,11 @@ function withModelChoices(schema: Record<string, unknown>, choices: string): Rec
   return { ...schema, properties: { ...properties, model: { ...model, description: `${own}Models: ${choices}` } } };
 }
 
+function isEmpty(args: Record<string, unknown>): boolean {
+  for (const _ in args) return false;
+  return true;
+}
+
 // The old shim appends a transport suffix to every tool name.
 const NAME_SUFFIX = /[_-]EXAI[_-]WS$/;
 
@@ -98,7 +103,8 @@ export class ToolRegistryService implements OnModuleInit {
         [{ path: '/', message: `must not nest objects or arrays deeper than ${MAX_ARGUMENT_DEPTH} levels` }],
       );
     }
-    const copy = structuredClone(args);
+    // An empty object (most calls of argument-free tools) needs no deep copy, and structuredClone is costly.
+    const copy = isEmpty(args) ? {} : structuredClone(args);
     if (tool.validate(copy)) return copy;
     const details = (tool.validate.errors ?? []).map((e: ErrorObject) => ({
       path: e.instancePath === '' ? '/' : e.instancePath,
