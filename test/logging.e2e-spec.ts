@@ -6,6 +6,21 @@ const TOKEN = 'tok-5ecret-never-logged';
 const GLM_KEY = 'sk-glm-5ecret-never-logged';
 const KIMI_KEY = 'sk-kimi-5ecret-never-logged';
 
+/** Stops the daemon cleanly (its last lines flushed) and returns everything it wrote. */
+async function stopAndRead(child: ChildProcess, output: () => string): Promise<string> {
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  child.kill('SIGTERM');
+  expect(await exited).toBe(0);
+  return output();
+}
+
+function jsonLines(out: string): Array<Record<string, unknown>> {
+  return out
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+}
+
 describe('structured logs of a real daemon process', () => {
   let child: ChildProcess | undefined;
   afterEach(() => child?.kill('SIGKILL'));
@@ -68,6 +83,39 @@ describe('structured logs of a real daemon process', () => {
     expect(wiring.length).toBeGreaterThan(5);
     expect(wiring.every((r) => r.level === 20)).toBe(true);
   });
+  it('logs one line per HTTP request with its method, path, status and time, and none of its headers', async () => {
+    // Clients send credentials in more headers than any redaction list names
+    // (x-api-key, api-key, proxy-authorization, custom ones): none may reach the log.
+    const daemon = await startDaemonProcess({ EXAI_WS_TOKEN: TOKEN, LOG_LEVEL: 'info', LOG_FORMAT: 'json' }, 10_000);
+    child = daemon.child;
+    const base = daemon.url.replace(/^ws/, 'http').replace(/\/$/, '');
+    const headerSecrets = {
+      'x-api-key': 'sk-x-api-key-5ecret',
+      'api-key': 'sk-api-key-5ecret',
+      'proxy-authorization': 'Basic cHJveHktNWVjcmV0',
+      'x-custom-credential': 'custom-5ecret',
+    };
+    const res = await fetch(`${base}/v1/chat/completions?trace=1`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}`, ...headerSecrets },
+      body: JSON.stringify({ model: 'glm-4.5-flash', messages: [{ role: 'user', content: 'hello' }] }),
+    });
+    expect(res.status).toBe(200);
+    await res.json();
+    const out = await stopAndRead(child, daemon.output);
+    for (const secret of [TOKEN, ...Object.values(headerSecrets)]) expect(out).not.toContain(secret);
+    const records = jsonLines(out);
+    const completed = records.filter((r) => r.msg === 'request completed');
+    expect(completed).toHaveLength(1);
+    expect(completed[0]).toMatchObject({
+      level: 30,
+      req: { method: 'POST', url: '/v1/chat/completions?trace=1', remoteAddress: '127.0.0.1' },
+      res: { statusCode: 200 },
+    });
+    expect(typeof completed[0].responseTime).toBe('number');
+    expect(completed[0].req).not.toHaveProperty('headers');
+    expect(completed[0].res).not.toHaveProperty('headers');
+  });
   it('logs one "Call ended" line per /v1 chat completion, with its ids, route and outcome', async () => {
     // No keys: the embedded simulator answers, so nothing leaves the machine.
     const daemon = await startDaemonProcess({ EXAI_WS_TOKEN: '', LOG_LEVEL: 'info', LOG_FORMAT: 'json' }, 10_000);
@@ -80,14 +128,7 @@ describe('structured logs of a real daemon process', () => {
     });
     expect(res.status).toBe(200);
     await res.json();
-    const exited = new Promise<number | null>((resolve) => child!.once('exit', (code) => resolve(code)));
-    child.kill('SIGTERM');
-    expect(await exited).toBe(0);
-    const records = daemon
-      .output()
-      .split('\n')
-      .filter((l) => l.trim() !== '')
-      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    const records = jsonLines(await stopAndRead(child, daemon.output));
     const ended = records.filter((r) => r.msg === 'Call ended');
     expect(ended).toHaveLength(1);
     expect(ended[0]).toMatchObject({

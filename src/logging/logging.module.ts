@@ -5,6 +5,7 @@ import type { IncomingMessage } from 'node:http';
 import { CallLogService } from './call-log.service';
 import { loggingConfig } from './logging.config';
 import { REDACTED_PATHS } from './logging.constants';
+import { requestLogFields, responseLogFields } from './http-log.serializers';
 
 /** Global, as nestjs-pino's own module is: every feature that ends calls writes the call line. */
 @Global()
@@ -20,6 +21,7 @@ import { REDACTED_PATHS } from './logging.constants';
         pinoHttp: {
           level: config.level,
           redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
+          serializers: { req: requestLogFields, res: responseLogFields },
           transport:
             config.format === 'pretty'
               ? {
