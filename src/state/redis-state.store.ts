@@ -1,5 +1,6 @@
 import { Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
 import Redis from 'ioredis';
+import { failFastRedisOptions } from '../common/redis-options';
 import { MemoryStateStore } from './memory-state.store';
 import type { StateConfig } from './state.config';
 import { StateUnavailableError } from './state.errors';
@@ -50,17 +51,7 @@ export class RedisStateStore extends StateStore implements OnModuleInit, OnModul
   ) {
     super();
     this.fallback = new MemoryStateStore(now);
-    // As the limiter: fail at once while Redis is away instead of queueing,
-    // so a call is answered now in the configured failure mode.
-    this.redis = new Redis(config.redisUrl, {
-      lazyConnect: true,
-      enableOfflineQueue: false,
-      maxRetriesPerRequest: 1,
-      connectTimeout: 2000,
-      // A Redis that hangs (paused, swapping) must fail the command, not the call's deadline.
-      commandTimeout: 2000,
-      retryStrategy: (n: number) => Math.min(2000, 100 * n),
-    }) as StateRedis;
+    this.redis = new Redis(config.redisUrl, failFastRedisOptions()) as StateRedis;
     this.redis.defineCommand('exaiStateGet', { numberOfKeys: 3, lua: STATE_GET_SCRIPT });
     this.redis.defineCommand('exaiStateSet', { numberOfKeys: 3, lua: STATE_SET_SCRIPT });
     this.redis.on('ready', () => this.setHealthy(true));

@@ -58,6 +58,15 @@ export class TestRedis {
     });
   }
 
+  /** Freezes the server (SIGSTOP): connections stay open and nothing answers, as with a hung or partitioned Redis. */
+  pause(): void {
+    this.child?.kill('SIGSTOP');
+  }
+
+  resume(): void {
+    this.child?.kill('SIGCONT');
+  }
+
   async stop(): Promise<void> {
     const child = this.child;
     this.child = undefined;

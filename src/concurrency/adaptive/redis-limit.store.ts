@@ -1,5 +1,6 @@
 import { Logger } from '@nestjs/common';
 import Redis from 'ioredis';
+import { failFastRedisOptions } from '../../common/redis-options';
 import type { AdaptiveBounds, AdaptiveTuning, LimitPhase, LimitState, LimitStep } from './adaptive-limit';
 import { LimitStore, MemoryLimitStore } from './limit-store';
 
@@ -78,13 +79,7 @@ export class RedisLimitStore extends LimitStore {
   ) {
     super();
     this.local = new MemoryLimitStore(tuning, clock);
-    this.redis = new Redis(redisUrl, {
-      lazyConnect: true,
-      enableOfflineQueue: false,
-      maxRetriesPerRequest: 1,
-      connectTimeout: 2000,
-      retryStrategy: (n: number) => Math.min(2000, 100 * n),
-    });
+    this.redis = new Redis(redisUrl, failFastRedisOptions());
     this.redis.on('error', () => undefined);
   }
 

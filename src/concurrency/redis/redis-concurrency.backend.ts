@@ -1,6 +1,7 @@
 import { Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import Redis from 'ioredis';
+import { failFastRedisOptions } from '../../common/redis-options';
 import type { ConcurrencyConfig } from '../concurrency.config';
 import { AdmitResult, ConcurrencyBackend, DriftRepair, LimiterUnavailableError } from '../concurrency-backend';
 import type { LimitSlot } from '../lease';
@@ -12,6 +13,8 @@ const RELEASED_CHANNEL = `${PREFIX}:released`;
 /** Set while a call on any daemon waits for a permit; releases publish only then. */
 const WAITING_FLAG = `${PREFIX}:waiting`;
 const WAITING_FLAG_MIN_MS = 10_000;
+/** How often a limiter marked down asks Redis whether it answers again, while its connection stays up. */
+const RECOVERY_PROBE_MS = 500;
 
 interface Held {
   keys: string[];
@@ -53,21 +56,14 @@ export class RedisConcurrencyBackend extends ConcurrencyBackend implements OnMod
   private readonly lostListeners: Array<(leaseId: string, full: LimitSlot) => void> = [];
   private readonly fallback = new MemoryConcurrencyBackend();
   private refreshTimer: NodeJS.Timeout | undefined;
+  private probeTimer: NodeJS.Timeout | undefined;
   private healthy = false;
   private usingLocal = false;
   private stopping = false;
 
   constructor(private readonly config: ConcurrencyConfig) {
     super();
-    // Fail fast while Redis is away instead of queueing commands: admission
-    // must answer now, in whichever failure mode is configured.
-    const options = {
-      lazyConnect: true,
-      enableOfflineQueue: false,
-      maxRetriesPerRequest: 1,
-      connectTimeout: 2000,
-      retryStrategy: (n: number) => Math.min(2000, 100 * n),
-    };
+    const options = failFastRedisOptions();
     this.redis = new Redis(config.redisUrl, options);
     this.subscriber = new Redis(config.redisUrl, { ...options, enableOfflineQueue: true });
     for (const [name, lua] of Object.entries(LIMIT_SCRIPTS)) this.redis.defineCommand(name, { lua });
@@ -97,6 +93,7 @@ export class RedisConcurrencyBackend extends ConcurrencyBackend implements OnMod
   async onModuleDestroy(): Promise<void> {
     this.stopping = true;
     clearInterval(this.refreshTimer);
+    clearInterval(this.probeTimer);
     // Give our permits back so other daemons need not wait for the TTL.
     const pipeline = this.redis.pipeline();
     for (const [id, h] of this.held) if (!h.local) for (const key of h.keys) pipeline.zrem(key, this.member(id));
@@ -272,6 +269,7 @@ export class RedisConcurrencyBackend extends ConcurrencyBackend implements OnMod
   private setHealthy(healthy: boolean, why?: string): void {
     if (healthy === this.healthy || this.stopping) return;
     this.healthy = healthy;
+    this.watchRecovery(!healthy);
     if (!healthy) {
       const local = this.config.redisFailureMode === 'local';
       this.usingLocal = local;
@@ -285,6 +283,24 @@ export class RedisConcurrencyBackend extends ConcurrencyBackend implements OnMod
       this.usingLocal = false;
       this.freed();
     }
+  }
+
+  /**
+   * A command that timed out or failed leaves the connection up, so no
+   * reconnect will ever say Redis is back: while down, ask it ourselves.
+   */
+  private watchRecovery(on: boolean): void {
+    clearInterval(this.probeTimer);
+    this.probeTimer = undefined;
+    if (!on) return;
+    this.probeTimer = setInterval(() => {
+      if (this.redis.status !== 'ready') return; // a reconnect's 'ready' restores health
+      this.redis.ping().then(
+        () => this.setHealthy(true),
+        () => undefined,
+      );
+    }, RECOVERY_PROBE_MS);
+    this.probeTimer.unref();
   }
 
   private freed(): void {
