@@ -183,20 +183,32 @@ describe('OpenAI-compatible API (/v1) with the openai SDK', () => {
     });
   });
 
-  it('applies the daemon-wide Host check to /v1 (DNS rebinding), before the token is even looked at', async () => {
-    const status = await new Promise<number>((resolve, reject) => {
+  it('applies the daemon-wide Host check to /v1 (DNS rebinding), before the token is even looked at, in OpenAI’s error shape', async () => {
+    const reply = await new Promise<{ status: number; body: string }>((resolve, reject) => {
       const req = httpRequest(
         `${main.httpUrl}/v1/models`,
         { headers: { host: 'attacker.example', authorization: `Bearer ${TOKEN}` } },
         (res) => {
-          res.resume();
-          resolve(res.statusCode ?? 0);
+          let body = '';
+          res.setEncoding('utf8');
+          res.on('data', (d: string) => (body += d));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
         },
       );
       req.on('error', reject);
       req.end();
     });
-    expect(status).toBe(403);
+    expect(reply.status).toBe(403);
+    // What an OpenAI SDK parses into PermissionDeniedError's message and code.
+    expect(JSON.parse(reply.body)).toEqual({
+      error: {
+        message:
+          'Host "attacker.example" is not served here; add it to EXAI_HTTP_ALLOWED_HOSTS if it names this daemon',
+        type: 'invalid_request_error',
+        code: 'host_not_allowed',
+        param: null,
+      },
+    });
   });
 
   it('answers 400 for a bad request and for a field the provider does not accept, before any permit', async () => {

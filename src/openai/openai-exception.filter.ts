@@ -1,6 +1,7 @@
 import { ArgumentsHost, Catch, HttpException, Logger } from '@nestjs/common';
 import { BaseExceptionFilter } from '@nestjs/core';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { HostNotAllowedError } from '../http/http.errors';
 import { OpenAiApiError, toOpenAiError } from './openai.errors';
 
 /**
@@ -17,7 +18,9 @@ export class OpenAiExceptionFilter extends BaseExceptionFilter {
     // The WebSocket gateway has its own filter; only HTTP requests under /v1 are ours.
     if (host.getType() !== 'http') return;
     const req = host.switchToHttp().getRequest<IncomingMessage>();
-    if (!/^\/v1(\/|$|\?)/.test(req.url ?? '')) return super.catch(exception, host);
+    // Express rewrites `url` inside middleware mounted on a path; `originalUrl` is what the client asked.
+    const path = (req as IncomingMessage & { originalUrl?: string }).originalUrl ?? req.url ?? '';
+    if (!/^\/v1(\/|$|\?)/.test(path)) return super.catch(exception, host);
     const res = host.switchToHttp().getResponse<ServerResponse>();
     const error = exception instanceof HttpException ? fromHttpException(exception) : toOpenAiError(exception);
     if (error.status >= 500 && error.code === 'internal_error') {
@@ -37,6 +40,7 @@ export class OpenAiExceptionFilter extends BaseExceptionFilter {
 
 /** Nest's own HTTP errors on these routes (404 route, 413 body too large, bad JSON) in the same shape. */
 function fromHttpException(e: HttpException): OpenAiApiError {
+  if (e instanceof HostNotAllowedError) return new OpenAiApiError(403, e.message, 'invalid_request_error', e.code);
   const status = e.getStatus();
   const type = status === 401 ? 'invalid_request_error' : status >= 500 ? 'server_error' : 'invalid_request_error';
   const code = status === 404 ? 'not_found' : status === 413 ? 'request_too_large' : 'invalid_request';
