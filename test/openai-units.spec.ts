@@ -1,6 +1,11 @@
 import { OverCapacityError } from '../src/concurrency/concurrency.errors';
 import { CallTimeoutError, ShuttingDownError } from '../src/common/call.errors';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { request as undiciRequest } from 'undici';
+import { chunkBody, openAiUsage } from '../src/openai/chat-completion.format';
 import { parseChatRequest } from '../src/openai/chat-request.parser';
+import { ChatSseWriter } from '../src/openai/chat-sse.writer';
 import { OpenAiApiError, toOpenAiError } from '../src/openai/openai.errors';
 import { ProviderError, ProviderUnavailableError } from '../src/providers/providers.errors';
 import { UnknownModelError } from '../src/tools/tools.errors';
@@ -100,5 +105,89 @@ describe('toOpenAiError', () => {
       code,
       param: mapped.param ?? null,
     });
+  });
+});
+
+describe('ChatSseWriter', () => {
+  /** A real HTTP exchange: `write` drives the writer on the server side; resolves with the body and the writes it made. */
+  async function stream(
+    write: (writer: ChatSseWriter) => Promise<void>,
+  ): Promise<{ events: string[]; writes: number; overflowed: boolean }> {
+    let writes = 0;
+    let overflowed = false;
+    const server = createServer((req, res) => {
+      for (const method of ['write', 'end'] as const) {
+        const original = res[method].bind(res) as (...args: unknown[]) => unknown;
+        (res as unknown as Record<string, unknown>)[method] = (...args: unknown[]) => {
+          writes++;
+          return original(...args);
+        };
+      }
+      const writer = new ChatSseWriter(
+        res,
+        'chatcmpl-"x"\u2028',
+        1_700_000_000,
+        'glm-4.6 "q"',
+        () => (overflowed = true),
+      );
+      void write(writer);
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port } = server.address() as AddressInfo;
+      const res = await undiciRequest(`http://127.0.0.1:${port}/`);
+      const body = await res.body.text();
+      return { events: body.split('\n\n').filter((e) => e !== ''), writes, overflowed };
+    } finally {
+      server.close();
+    }
+  }
+  const result = (finishReason: string) => ({
+    content: 'ab',
+    model: 'glm-4.6',
+    usage: { promptTokens: 3, completionTokens: 2, totalTokens: 5 },
+    finishReason,
+    attempts: 1,
+  });
+  const chunk = (delta: Record<string, unknown>, finish: string | null = null) =>
+    `data: ${JSON.stringify(chunkBody('chatcmpl-"x"\u2028', 1_700_000_000, 'glm-4.6 "q"', delta, finish))}`;
+
+  it("writes exactly chunkBody()'s JSON for every event, and what one turn produced in one write", async () => {
+    const toolCalls = [{ index: 0, id: 'c1', type: 'function', function: { name: 'f', arguments: '{"a":1}' } }];
+    const { events, writes, overflowed } = await stream(async (writer) => {
+      writer.delta({ content: 'quote " and \n newline, ünïcode 😀' });
+      writer.delta({ reasoning: 'because' });
+      await new Promise((resolve) => setImmediate(resolve));
+      writer.delta({ toolCalls });
+      writer.finish(result('tool_calls'), true);
+    });
+    expect(events).toEqual([
+      chunk({ role: 'assistant', content: '' }),
+      chunk({ content: 'quote " and \n newline, ünïcode 😀' }),
+      chunk({ reasoning_content: 'because' }),
+      chunk({ tool_calls: toolCalls }),
+      chunk({}, 'tool_calls'),
+      `data: ${JSON.stringify({ ...chunkBody('chatcmpl-"x"\u2028', 1_700_000_000, 'glm-4.6 "q"', {}), choices: [], usage: openAiUsage(result('').usage) })}`,
+      'data: [DONE]',
+    ]);
+    // The opening chunk and the first two deltas in one write, the rest with the end.
+    expect(writes).toBe(2);
+    expect(overflowed).toBe(false);
+  });
+
+  it("finishes with 'stop' when the provider gave no finish reason, and sends an error event after a start", async () => {
+    const { events } = await stream(async (writer) => {
+      writer.delta({ content: 'x' });
+      await new Promise((resolve) => setImmediate(resolve));
+      writer.fail(new OpenAiApiError(502, 'upstream broke', 'server_error', 'provider_error'));
+    });
+    expect(events).toEqual([
+      chunk({ role: 'assistant', content: '' }),
+      chunk({ content: 'x' }),
+      `data: ${JSON.stringify(new OpenAiApiError(502, 'upstream broke', 'server_error', 'provider_error').body())}`,
+      'data: [DONE]',
+    ]);
+    const stopped = await stream(async (writer) => writer.finish(result(''), false));
+    expect(stopped.events).toEqual([chunk({ role: 'assistant', content: '' }), chunk({}, 'stop'), 'data: [DONE]']);
   });
 });

@@ -14,10 +14,18 @@ export const MAX_UNSENT_STREAM_BYTES = 8 * 1024 * 1024;
  * status line goes out with the first delta, so a call refused or failed
  * before any output still gets its proper status (429, 502, 503, 504);
  * after that, a failure is an `error` event.
+ *
+ * Every chunk of a stream shares its id, model and time, so each event is
+ * that fixed JSON prefix, serialized once, and its delta: the bytes are
+ * exactly chunkBody()'s. The events of one upstream read leave in one
+ * res.write() (and one syscall), queued as text until the microtasks of the
+ * read have run.
  */
 export class ChatSseWriter {
   private started = false;
-  private corked = false;
+  /** Events not yet handed to the response; a flush is queued whenever this is non-empty. */
+  private pending = '';
+  private readonly head: string;
 
   constructor(
     private readonly res: ServerResponse,
@@ -26,7 +34,11 @@ export class ChatSseWriter {
     private readonly model: string,
     /** Called once the unsent output passes MAX_UNSENT_STREAM_BYTES. */
     private readonly onOverflow: () => void,
-  ) {}
+  ) {
+    const prefix = JSON.stringify(chunkBody(id, created, model, {}));
+    // Everything before the delta object: `{"id":…,"choices":[{"index":0,"delta":`.
+    this.head = `data: ${prefix.slice(0, prefix.lastIndexOf('{}'))}`;
+  }
 
   get hasStarted(): boolean {
     return this.started;
@@ -34,22 +46,33 @@ export class ChatSseWriter {
 
   delta(delta: LlmDelta): void {
     this.start();
-    this.send(chunkBody(this.id, this.created, this.model, deltaBody(delta)));
+    this.queue(this.event(JSON.stringify(deltaBody(delta)), null));
   }
 
   finish(result: LlmResult, includeUsage: boolean): void {
     this.start();
-    this.send(chunkBody(this.id, this.created, this.model, {}, result.finishReason || 'stop'));
+    this.queue(this.event('{}', result.finishReason || 'stop'));
     if (includeUsage) {
-      this.send({ ...chunkBody(this.id, this.created, this.model, {}), choices: [], usage: openAiUsage(result.usage) });
+      const usage = {
+        ...chunkBody(this.id, this.created, this.model, {}),
+        choices: [],
+        usage: openAiUsage(result.usage),
+      };
+      this.queue(`data: ${JSON.stringify(usage)}\n\n`);
     }
     this.end();
   }
 
   /** After the stream started: an error event OpenAI's SDKs raise as an APIError, then the end. */
   fail(error: OpenAiApiError): void {
-    this.send(error.body());
+    this.queue(`data: ${JSON.stringify(error.body())}\n\n`);
     this.end();
+  }
+
+  /** One chunk event: the same text as `data: ${JSON.stringify(chunkBody(…, delta, finishReason))}\n\n`. */
+  private event(deltaJson: string, finishReason: string | null): string {
+    const finish = finishReason === null ? 'null' : JSON.stringify(finishReason);
+    return `${this.head}${deltaJson},"finish_reason":${finish},"logprobs":null}]}\n\n`;
   }
 
   private start(): void {
@@ -62,27 +85,28 @@ export class ChatSseWriter {
       // Reverse proxies (nginx) would otherwise hold the chunks back.
       'x-accel-buffering': 'no',
     });
-    this.send(chunkBody(this.id, this.created, this.model, { role: 'assistant', content: '' }));
+    this.queue(this.event('{"role":"assistant","content":""}', null));
   }
 
-  private send(body: unknown): void {
+  private queue(event: string): void {
     if (this.res.writableEnded || this.res.destroyed) return;
-    // Deltas that arrive in one upstream read leave in one write, not one
-    // syscall (and TCP segment) each.
-    if (!this.corked) {
-      this.corked = true;
-      this.res.cork();
-      process.nextTick(() => {
-        this.corked = false;
-        this.res.uncork();
-      });
-    }
-    this.res.write(`data: ${JSON.stringify(body)}\n\n`);
+    if (this.pending === '') process.nextTick(() => this.flush());
+    this.pending += event;
+    if (this.res.writableLength + this.pending.length > MAX_UNSENT_STREAM_BYTES) this.onOverflow();
+  }
+
+  private flush(): void {
+    const text = this.pending;
+    this.pending = '';
+    if (text === '' || this.res.writableEnded || this.res.destroyed) return;
+    this.res.write(text);
     if (this.res.writableLength > MAX_UNSENT_STREAM_BYTES) this.onOverflow();
   }
 
   private end(): void {
     if (this.res.writableEnded || this.res.destroyed) return;
-    this.res.end('data: [DONE]\n\n');
+    const text = `${this.pending}data: [DONE]\n\n`;
+    this.pending = '';
+    this.res.end(text);
   }
 }
