@@ -316,6 +316,34 @@ describe('GLM and Kimi providers against the simulator over real HTTP', () => {
     expect(order).toEqual(['upstream request', 'client write', 'client write']);
   });
 
+  it('streamed and non-streamed calls keep reusing one keep-alive connection to the provider', async () => {
+    const g = await client(main);
+    await call(g, 'chat', { prompt: 'warm the connection' });
+    let connects = 0;
+    const simPort = new URL(sim.url).port;
+    // The channel also hears this test's own fetch (Node's bundled undici): only the provider's connections count.
+    const onConnect = (message: unknown) => {
+      if (String((message as { connectParams: { port: unknown } }).connectParams.port) === simPort) connects++;
+    };
+    subscribe('undici:client:connected', onConnect);
+    try {
+      // Each streamed answer ends at [DONE] with its body not read to the end; the
+      // attempt lets go of that body without closing the socket under it.
+      for (let i = 0; i < 5; i++)
+        expect(toolOutput((await call(g, 'chat', { prompt: `turn ${i}` })).at(-1)!).status).toBe('success');
+      const v1 = await fetch(`${main.httpUrl}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'glm-4.5-flash', messages: [{ role: 'user', content: 'not streamed' }] }),
+      });
+      expect(v1.status).toBe(200);
+      await v1.json();
+    } finally {
+      unsubscribe('undici:client:connected', onConnect);
+    }
+    expect(connects).toBe(0);
+  });
+
   it('a client disconnecting during a provider call aborts the upstream request', async () => {
     const d = await client(main);
     d.send({ op: 'call_tool', request_id: 'gone', name: 'chat', arguments: { prompt: '[[sim:stall]] wait for me' } });
