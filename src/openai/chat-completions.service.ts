@@ -38,7 +38,8 @@ export interface ChatPlan {
 @Injectable()
 export class ChatCompletionsService implements BeforeApplicationShutdown {
   private readonly callEnded: CallEndLogger;
-  private readonly running = new Set<AbortController>();
+  /** Each running call's abort, by plan id: for cancel() and shutdown. */
+  private readonly running = new Map<string, AbortController>();
 
   constructor(
     @Inject(concurrencyConfig.KEY) private readonly config: ConfigType<typeof concurrencyConfig>,
@@ -77,16 +78,24 @@ export class ChatCompletionsService implements BeforeApplicationShutdown {
   }
 
   /**
+   * Ends the running call `plan` with `reason` (the client went away, or
+   * stopped reading): its upstream request is aborted, its lease released.
+   * Nothing happens once the call has ended.
+   */
+  cancel(plan: ChatPlan, reason: CallCancelledError): void {
+    this.running.get(plan.id)?.abort(reason);
+  }
+
+  /**
    * Admits the call, runs it within its deadline and releases its lease on
-   * every ending. `signal` is the caller going away (client disconnect).
+   * every ending; cancel() ends it early. One AbortController per call: the
+   * caller's going away reaches it through cancel() rather than through a
+   * second controller, as each costs microseconds to make and to abort.
    * @throws CallError: OVER_CAPACITY, TIMEOUT, CANCELLED, SHUTTING_DOWN, PROVIDER_*.
    */
-  async run(plan: ChatPlan, signal: AbortSignal, onDelta?: (delta: LlmDelta) => void): Promise<LlmResult> {
+  async run(plan: ChatPlan, onDelta?: (delta: LlmDelta) => void): Promise<LlmResult> {
     const abort = new AbortController();
-    const onCallerGone = () => abort.abort(abortError(signal.reason));
-    if (signal.aborted) onCallerGone();
-    signal.addEventListener('abort', onCallerGone, { once: true });
-    this.running.add(abort);
+    this.running.set(plan.id, abort);
 
     const work = { started: false, settled: false, whenSettled: Promise.resolve() as Promise<unknown> };
     let leaseHeld = false;
@@ -134,17 +143,20 @@ export class ChatCompletionsService implements BeforeApplicationShutdown {
       throw err;
     } finally {
       clearTimeout(deadlineTimer);
-      signal.removeEventListener('abort', onCallerGone);
       if (!work.settled && !abort.signal.aborted) abort.abort(new CallCancelledError('Request ended'));
-      this.running.delete(abort);
-      this.record(plan, outcome, lease);
+      this.running.delete(plan.id);
+      // Counted and logged once the caller's continuation (the microtasks
+      // after this) has written the answer: the line and the metrics are
+      // not on the answer's path.
+      const ended = Date.now();
+      process.nextTick(() => this.record(plan, outcome, lease, ended));
       if (lease) releaseAfterSettle(lease, work, this.config.leaseGraceMs, () => (leaseHeld = false));
     }
   }
 
   /** In-flight API calls end with SHUTTING_DOWN (503) before the HTTP server closes. */
   beforeApplicationShutdown(): void {
-    for (const abort of this.running) abort.abort(new ShuttingDownError());
+    for (const abort of this.running.values()) abort.abort(new ShuttingDownError());
   }
 
   private llmRequest(plan: ChatPlan): LlmRequest {
@@ -163,9 +175,9 @@ export class ChatCompletionsService implements BeforeApplicationShutdown {
     };
   }
 
-  private record(plan: ChatPlan, outcome: string, lease: Lease | undefined): void {
+  private record(plan: ChatPlan, outcome: string, lease: Lease | undefined, endedAt: number): void {
     this.metrics.calls.inc({ tool: OPENAI_CALL_TOOL, outcome });
-    const durationMs = lease ? Date.now() - lease.acquiredAt : 0;
+    const durationMs = lease ? endedAt - lease.acquiredAt : 0;
     if (lease) this.metrics.callDuration.observe({ tool: OPENAI_CALL_TOOL }, durationMs / 1000);
     this.callEnded({
       request_id: plan.id,

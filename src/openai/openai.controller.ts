@@ -43,22 +43,21 @@ export class OpenAiController {
     const created = Math.floor(Date.now() / 1000);
     // `close` before the response ended is the client going away: the
     // upstream request is aborted and the lease released.
-    const caller = new AbortController();
     res.on('close', () => {
-      if (!res.writableFinished) caller.abort(new CallCancelledError('Client disconnected'));
+      if (!res.writableFinished) this.chat.cancel(plan, new CallCancelledError('Client disconnected'));
     });
 
     if (!request.stream) {
-      const result = await this.chat.run(plan, caller.signal);
+      const result = await this.chat.run(plan);
       res.writeHead(200, { 'content-type': 'application/json; charset=utf-8' });
       res.end(JSON.stringify(completionBody(plan.id, created, plan.route.model, result)));
       return;
     }
     const writer = new ChatSseWriter(res, plan.id, created, plan.route.model, () =>
-      caller.abort(new CallCancelledError('Client is not reading the stream')),
+      this.chat.cancel(plan, new CallCancelledError('Client is not reading the stream')),
     );
     try {
-      const result = await this.chat.run(plan, caller.signal, (delta) => writer.delta(delta));
+      const result = await this.chat.run(plan, (delta) => writer.delta(delta));
       writer.finish(result, request.includeUsage);
     } catch (err) {
       if (!writer.hasStarted) throw err;
