@@ -37,7 +37,7 @@ function everyCut(text: string): number[] {
 
 async function collect(stream: ReadableStream<Uint8Array>, idleMs = 1000): Promise<string[]> {
   const out: string[] = [];
-  for await (const d of readSse(stream, idleMs, 'TEST')) out.push(d);
+  for await (const events of readSse(stream, idleMs, 'TEST')) out.push(...events);
   return out;
 }
 
@@ -80,6 +80,18 @@ describe('readSse', () => {
     expect(await collect(bytesCutAt('data: 1\n\n: partial comm', [12]))).toEqual(['1']);
   });
 
+  it('yields the events each read completes as one batch, an event cut by a read with the read that ends it', async () => {
+    const batches: string[][] = [];
+    for await (const batch of readSse(
+      streamOf(['data: 1\n\ndata: 2\n\nda', 'ta: 3\n\n', ': only a comment\n', 'data: 4']),
+      1000,
+      'TEST',
+    )) {
+      batches.push(batch);
+    }
+    expect(batches).toEqual([['1', '2'], ['3'], ['4']]);
+  });
+
   it('yields a final event that has no trailing blank line', async () => {
     expect(await collect(streamOf(['data: last']))).toEqual(['last']);
   });
@@ -97,8 +109,8 @@ describe('readSse', () => {
 
   it('counts only time spent waiting for bytes: a consumer slower than the idle limit between reads is not a stall', async () => {
     const events: string[] = [];
-    for await (const d of readSse(streamOf(['data: 1\n\n', 'data: 2\n\n', 'data: 3\n\n']), 50, 'TEST')) {
-      events.push(d);
+    for await (const batch of readSse(streamOf(['data: 1\n\n', 'data: 2\n\n', 'data: 3\n\n']), 50, 'TEST')) {
+      events.push(...batch);
       // The consumer holds the stream three times the idle limit; no read is pending meanwhile.
       await new Promise((r) => setTimeout(r, 150));
     }

@@ -575,33 +575,36 @@ export abstract class OpenAiCompatibleLlmProvider extends LlmProvider {
     const acc = emptyExchange();
     const calls = new Map<number, LlmToolCall>();
     let done = false;
-    for await (const data of readSse(response.body, this.config.streamIdleTimeoutMs, this.id)) {
-      if (data === '[DONE]') {
-        done = true;
-        break;
+    for await (const events of readSse(response.body, this.config.streamIdleTimeoutMs, this.id)) {
+      for (const data of events) {
+        if (data === '[DONE]') {
+          done = true;
+          break;
+        }
+        let chunk: ChatChunk;
+        try {
+          chunk = JSON.parse(data) as ChatChunk;
+        } catch {
+          throw new UpstreamFailure('malformed stream frame', 'protocol', true, {
+            provider: this.id,
+            status: response.status,
+          });
+        }
+        acc.model = chunk.model ?? acc.model;
+        if (Array.isArray(chunk.web_search)) acc.citations.push(...chunk.web_search.map(toCitation));
+        if (chunk.usage) acc.usage = toUsage(chunk.usage);
+        for (const choice of chunk.choices ?? []) {
+          const delta = choice.delta ?? {};
+          if (delta.content || delta.reasoning_content || delta.tool_calls?.length) acc.firstTokenAt ??= Date.now();
+          if (typeof delta.content === 'string') acc.content += delta.content;
+          if (typeof delta.reasoning_content === 'string') acc.reasoning += delta.reasoning_content;
+          for (const tc of delta.tool_calls ?? []) mergeToolCall(calls, tc);
+          if (onDelta) forwardDelta(delta, onDelta);
+          if (choice.finish_reason) acc.finishReason = choice.finish_reason;
+          if (choice.usage) acc.usage = toUsage(choice.usage);
+        }
       }
-      let chunk: ChatChunk;
-      try {
-        chunk = JSON.parse(data) as ChatChunk;
-      } catch {
-        throw new UpstreamFailure('malformed stream frame', 'protocol', true, {
-          provider: this.id,
-          status: response.status,
-        });
-      }
-      acc.model = chunk.model ?? acc.model;
-      if (Array.isArray(chunk.web_search)) acc.citations.push(...chunk.web_search.map(toCitation));
-      if (chunk.usage) acc.usage = toUsage(chunk.usage);
-      for (const choice of chunk.choices ?? []) {
-        const delta = choice.delta ?? {};
-        if (delta.content || delta.reasoning_content || delta.tool_calls?.length) acc.firstTokenAt ??= Date.now();
-        if (typeof delta.content === 'string') acc.content += delta.content;
-        if (typeof delta.reasoning_content === 'string') acc.reasoning += delta.reasoning_content;
-        for (const tc of delta.tool_calls ?? []) mergeToolCall(calls, tc);
-        if (onDelta) forwardDelta(delta, onDelta);
-        if (choice.finish_reason) acc.finishReason = choice.finish_reason;
-        if (choice.usage) acc.usage = toUsage(choice.usage);
-      }
+      if (done) break;
     }
     if (!done && !acc.finishReason) {
       throw new UpstreamFailure('stream ended before it finished', 'network', true, {

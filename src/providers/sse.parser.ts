@@ -4,8 +4,10 @@ const CR = 13;
 const SPACE = 32;
 
 /**
- * Yields the payload of every `data:` event of a server-sent-events body.
- * Tolerates CRLF, `data:` without a space, comment lines and multi-line data
+ * Yields the payloads of the `data:` events of a server-sent-events body, as
+ * one batch per read: the events that read completed, in order (an event cut
+ * by a read boundary comes with the read that ends it). Tolerates CRLF,
+ * `data:` without a space, comment lines and multi-line data
  * (docs/providers.md §4). Fails the attempt with a retryable `idle` failure when
  * no byte arrives for `idleMs`, so a stalled stream ends early.
  *
@@ -16,15 +18,16 @@ const SPACE = 32;
  * stall) cannot be cancelled through the iterator anyway.
  *
  * Runs once per upstream chunk on every streamed call, so it scans each
- * decoded chunk in place by index: no per-line buffer copies or regexes, and
- * one idle timer for the whole stream, re-armed per read, instead of a timer
- * and two promises per chunk.
+ * decoded chunk in place by index: no per-line buffer copies or regexes, one
+ * idle timer for the whole stream, re-armed per read, instead of a timer and
+ * two promises per chunk, and one async-generator step per read rather than
+ * per event (a whole short answer usually arrives in one read).
  */
 export async function* readSse(
   body: AsyncIterable<Uint8Array>,
   idleMs: number,
   provider: string,
-): AsyncGenerator<string> {
+): AsyncGenerator<string[]> {
   const reader = body[Symbol.asyncIterator]();
   // `stream: true` keeps a multi-byte character cut by a chunk boundary until its last byte arrives.
   const decoder = new TextDecoder();
@@ -38,12 +41,13 @@ export async function* readSse(
       const chunk = await idle.read(reader);
       if (chunk.done) break;
       const text = rest + decoder.decode(chunk.value, { stream: true });
+      const events: string[] = [];
       let start = 0;
       let nl: number;
       while ((nl = text.indexOf('\n', start)) >= 0) {
         const end = nl > start && text.charCodeAt(nl - 1) === CR ? nl - 1 : nl;
         if (end === start) {
-          if (data !== undefined) yield data;
+          if (data !== undefined) events.push(data);
           data = undefined;
         } else if (text.startsWith('data:', start)) {
           data = appendData(data, text, start, end);
@@ -51,11 +55,12 @@ export async function* readSse(
         start = nl + 1;
       }
       rest = start === 0 ? text : text.slice(start);
+      if (events.length > 0) yield events;
     }
     const tail = rest + decoder.decode();
     const end = tail.charCodeAt(tail.length - 1) === CR ? tail.length - 1 : tail.length;
     if (tail.startsWith('data:')) data = appendData(data, tail, 0, end);
-    if (data !== undefined) yield data;
+    if (data !== undefined) yield [data];
   } finally {
     idle.stop();
   }
