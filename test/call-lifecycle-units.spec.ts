@@ -1,7 +1,5 @@
-import { NEVER, Observable, Subject } from 'rxjs';
 import type { WebSocket } from 'ws';
 import { CallCancelledError, CallTimeoutError } from '../src/common/call.errors';
-import { failOnAbort, withHeartbeat } from '../src/gateway/call-operators';
 import { CallRegistry } from '../src/gateway/call-registry';
 import { ClientConnection } from '../src/gateway/client-connection';
 import { UnknownRequestError } from '../src/gateway/gateway.errors';
@@ -127,50 +125,5 @@ describe('ToolExecution signal', () => {
     expect(ctx.signal).toBe(ctx.signal);
     release();
     await result;
-  });
-});
-
-describe('call operators', () => {
-  it('failOnAbort fails with the abort reason and tears the source down, even if the source never ends', () => {
-    const abort = new AbortController();
-    let tornDown = false;
-    const source = new Observable<number>(() => () => (tornDown = true));
-    let error: unknown;
-    source.pipe(failOnAbort(abort.signal)).subscribe({ error: (e: unknown) => (error = e) });
-    const reason = new CallTimeoutError(3);
-    abort.abort(reason);
-    expect(error).toBe(reason);
-    expect(tornDown).toBe(true);
-  });
-
-  it('failOnAbort on an aborted signal fails without subscribing the source', () => {
-    const abort = new AbortController();
-    abort.abort();
-    let subscribed = false;
-    let error: unknown;
-    new Observable(() => void (subscribed = true))
-      .pipe(failOnAbort(abort.signal))
-      .subscribe({ error: (e: unknown) => (error = e) });
-    expect(subscribed).toBe(false);
-    expect(error).toBeInstanceOf(CallCancelledError);
-  });
-
-  it('withHeartbeat beats while the source runs and stops when it ends', () => {
-    jest.useFakeTimers();
-    try {
-      const source = new Subject<string>();
-      const seen: string[] = [];
-      source.pipe(withHeartbeat(1000, () => 'beat')).subscribe((v) => seen.push(v));
-      jest.advanceTimersByTime(2500);
-      source.next('result');
-      source.complete();
-      jest.advanceTimersByTime(5000);
-      expect(seen).toEqual(['beat', 'beat', 'result']);
-      const never = NEVER.pipe(withHeartbeat(1000, () => 'beat')).subscribe();
-      never.unsubscribe();
-      expect(jest.getTimerCount()).toBe(0);
-    } finally {
-      jest.useRealTimers();
-    }
   });
 });

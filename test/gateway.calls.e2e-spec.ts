@@ -149,6 +149,20 @@ describe('call_tool lifecycle', () => {
     expect(frames.at(-1)!.op).toBe('call_tool_res');
   });
 
+  it('leaves no timer behind once its calls have ended (heartbeat, deadline)', async () => {
+    // The daemon runs in this process: a per-call timer left running would show here, one per call.
+    const timers = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+    const calls = 30;
+    c.send({ op: 'call_tool', request_id: 'tm-warm', name: 'test_echo', arguments: { text: 'warm' } });
+    await c.result('tm-warm');
+    const before = timers();
+    for (let i = 0; i < calls; i++) {
+      c.send({ op: 'call_tool', request_id: `tm-${i}`, name: 'test_echo', arguments: { text: `t${i}` } });
+      await c.result(`tm-${i}`);
+    }
+    expect(timers()).toBeLessThan(before + calls / 3);
+  });
+
   it('replays a finished call by (session, request_id) without running it again', async () => {
     const before = daemon.probe.runs.get('test_echo') ?? 0;
     const results = rawResults(c);
