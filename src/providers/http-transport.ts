@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import { Agent, Dispatcher, EnvHttpProxyAgent, request } from 'undici';
+import { Agent, Dispatcher, EnvHttpProxyAgent } from 'undici';
 import type { ProxySettings } from './providers.config';
 
 export type ResponseHeaders = Record<string, string | string[] | undefined>;
@@ -19,6 +19,9 @@ export interface TransportResponse {
  */
 const CONNECTIONS_PER_ORIGIN = 256;
 
+/** URLs whose origin and path are kept parsed: the chat endpoints, and a few of the Files API's. */
+const PARSED_URLS = 64;
+
 /**
  * POSTs JSON over undici's pooled `request()`: keep-alive connections, no
  * web-stream layer (fetch's cost about a millisecond of CPU per streamed
@@ -28,6 +31,8 @@ const CONNECTIONS_PER_ORIGIN = 256;
  */
 export class HttpTransport {
   private readonly dispatcher: Dispatcher;
+  /** Origin and path by URL: every call of a provider posts to the same one (bounded by PARSED_URLS). */
+  private readonly parsed = new Map<string, { origin: string; path: string }>();
 
   constructor(proxy?: ProxySettings) {
     const options = {
@@ -53,7 +58,11 @@ export class HttpTransport {
     return this.request('POST', url, headers, body, signal);
   }
 
-  /** Any method, for the providers' other APIs (Files: GET, DELETE, multipart POST). */
+  /**
+   * Any method, for the providers' other APIs (Files: GET, DELETE, multipart
+   * POST). Goes to the dispatcher with the URL already split into origin and
+   * path: undici's top-level request() parses the URL string on every call.
+   */
   async request(
     method: 'GET' | 'POST' | 'DELETE',
     url: string,
@@ -61,12 +70,26 @@ export class HttpTransport {
     body: string | Buffer | undefined,
     signal: AbortSignal,
   ): Promise<TransportResponse> {
-    const res = await request(url, { method, headers, body, signal, dispatcher: this.dispatcher });
+    const { origin, path } = this.split(url);
+    const res = await this.dispatcher.request({ origin, path, method, headers, body, signal });
     return { status: res.statusCode, headers: res.headers, body: res.body };
   }
 
   destroy(): void {
     void this.dispatcher.destroy().catch(() => undefined);
+  }
+
+  private split(url: string): { origin: string; path: string } {
+    let parts = this.parsed.get(url);
+    if (parts) return parts;
+    const parsed = new URL(url);
+    if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
+      throw new TypeError(`Only http and https URLs can be requested: ${parsed.protocol}`);
+    }
+    parts = { origin: parsed.origin, path: `${parsed.pathname}${parsed.search}` };
+    if (this.parsed.size >= PARSED_URLS) this.parsed.clear();
+    this.parsed.set(url, parts);
+    return parts;
   }
 }
 
