@@ -12,6 +12,7 @@ import { MetricsService } from '../metrics/metrics.service';
 import { CallFrames, EncodedFrame, OutFrame } from './call-frames';
 import type { CallPlan } from './call-planner';
 import { CallRegistry } from './call-registry';
+import { ConnectionsService } from './connections.service';
 import { gatewayConfig } from './gateway.config';
 import { ResultCacheService } from './result-cache.service';
 import type { CallParticipant, ExecutionEvent, ToolExecution } from './tool-execution';
@@ -59,6 +60,7 @@ export class CallLifecycle {
     private readonly admission: AdmissionService,
     private readonly metrics: MetricsService,
     private readonly activity: ActivityService,
+    private readonly connections: ConnectionsService,
     callLog: CallLogService,
   ) {
     this.callEnded = callLog.for(CallLifecycle.name);
@@ -241,19 +243,26 @@ export class CallLifecycle {
     };
   }
 
-  /** The run is over for everyone: it leaves the registry, is aborted if the tool still runs, and is counted. */
+  /**
+   * The run is over for everyone: it leaves the registry, is aborted if the
+   * tool still runs, and is counted once the turn's frames have been written
+   * (its result is not held back by its metrics, activity and log line).
+   */
   private end(execution: ToolExecution, outcome: string): void {
     this.registry.remove(execution);
     const { signal } = execution;
     if (!execution.settled && !signal.aborted) execution.abort(new CallCancelledError('All callers left'));
-    this.record(execution, outcome === 'abandoned' && signal.aborted ? outcomeOf(signal.reason) : outcome);
+    const ended = outcome === 'abandoned' && signal.aborted ? outcomeOf(signal.reason) : outcome;
+    const endedAt = Date.now();
+    const participants = execution.participants.size;
+    this.connections.afterWrites(() => this.record(execution, ended, endedAt, participants));
   }
 
-  private record(execution: ToolExecution, outcome: string): void {
+  private record(execution: ToolExecution, outcome: string, endedAt: number, participants: number): void {
     const tool = execution.tool.name;
     const { origin, provider } = execution.plan;
     const admitted = execution.startedAt > 0;
-    const durationMs = admitted ? Date.now() - execution.startedAt : 0;
+    const durationMs = admitted ? endedAt - execution.startedAt : 0;
     this.metrics.calls.inc({ tool, outcome });
     this.activity.record({
       session_id: origin.sessionId,
@@ -274,7 +283,7 @@ export class CallLifecycle {
       outcome,
       admitted,
       duration_ms: durationMs,
-      participants: execution.participants.size,
+      participants,
     });
   }
 }

@@ -123,6 +123,11 @@ export class ConnectionsService {
     this.bySocket.get(socket)?.send(frame);
   }
 
+  /** Runs `task` once this turn's frames have been written (see WriteCoalescer.afterFlush). */
+  afterWrites(task: () => void): void {
+    this.outbound.coalescer.afterFlush(task);
+  }
+
   /** Forgets a closed socket; returns its connection so callers can clean up after it. */
   close(socket: WebSocket): ClientConnection | undefined {
     const conn = this.bySocket.get(socket);

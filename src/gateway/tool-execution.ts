@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import type { Observable } from 'rxjs';
 import { AbortSource, CallEnd } from '../common/call-end';
 import type { LeasedWork } from '../concurrency/lease-release';
@@ -96,7 +95,6 @@ export interface ExecutionPlan {
  * the leak audit, or when its last participant leaves.
  */
 export class ToolExecution implements LeasedWork {
-  readonly id = randomUUID();
   readonly participants = new Set<CallParticipant>();
   readonly whenSettled: Promise<void>;
   private readonly end = new CallEnd();
@@ -149,7 +147,7 @@ export class ToolExecution implements LeasedWork {
 
   /** The run's events, shared by every participant. */
   get events$(): Observable<ExecutionEvent> {
-    if (!this.shared) throw new Error(`execution ${this.id} has no run`);
+    if (!this.shared) throw new Error(`execution of ${this.plan.origin.requestId} has no run`);
     return this.shared;
   }
 

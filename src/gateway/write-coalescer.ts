@@ -26,22 +26,43 @@ export class WriteCoalescer {
     this.flushing = setImmediate(() => this.flush());
   };
 
+  /** Work that waits for this turn's writes; drained by every flush. */
+  private after: Array<() => void> = [];
+
   /** Holds `socket`'s writes until the end of this turn (once per turn however often it is called). */
   hold(socket: Writable): void {
     if (this.held.has(socket) || socket.destroyed) return;
     socket.cork();
     this.held.add(socket);
-    if (this.scheduled) return;
-    this.scheduled = true;
-    process.nextTick(this.schedule);
+    this.scheduleFlush();
   }
 
-  /** Lets every held socket's writes out now. */
+  /**
+   * Runs `task` right after this turn's writes have left: bookkeeping that
+   * no frame waits for (a finished call's metrics, activity and log line)
+   * stays off the round trip. A task must not throw.
+   */
+  afterFlush(task: () => void): void {
+    this.after.push(task);
+    this.scheduleFlush();
+  }
+
+  /** Lets every held socket's writes out now, then runs the work that waited for them. */
   flush(): void {
     if (this.flushing) clearImmediate(this.flushing);
     this.flushing = undefined;
     this.scheduled = false;
     for (const socket of this.held) socket.uncork();
     this.held.clear();
+    const tasks = this.after;
+    if (tasks.length === 0) return;
+    this.after = [];
+    for (const task of tasks) task();
+  }
+
+  private scheduleFlush(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    process.nextTick(this.schedule);
   }
 }
