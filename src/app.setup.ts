@@ -9,6 +9,7 @@ import { Logger } from 'nestjs-pino';
 import { AppModule } from './app.module';
 import type { AllConfigType } from './app-config.type';
 import { GatewayWsAdapter } from './gateway/gateway.adapter';
+import { LogDestination } from './logging/log-destination';
 import { BootQuietLogger } from './logging/boot-quiet.logger';
 
 /** The port is taken: reported as one line by main(), not a stack trace. */
@@ -103,6 +104,7 @@ export async function startDaemon(options: StartOptions = {}): Promise<INestAppl
   const ws = `${httpBase.replace(/^http/, 'ws')}/`;
   log.log(`EXAI Gateway listening on ${ws} (bound ${bound.text})`, 'Bootstrap');
   log.log(banner(httpBase, ws, gateway.token !== ''), 'Bootstrap');
+  app.get(LogDestination, { strict: false }).flush();
   return app;
 }
 

@@ -82,8 +82,14 @@ describe('configuration', () => {
       expect(r.cacheMaxEntries).toBe(1000);
     });
 
-    it('logging: auto format (pretty on a terminal) at info', () => {
-      expect(parseEnv(LoggingEnv, {})).toMatchObject({ LOG_FORMAT: 'auto', LOG_LEVEL: 'info' });
+    it('logging: auto format (pretty on a terminal) at info, JSON lines gathered for 100 ms', () => {
+      expect(parseEnv(LoggingEnv, {})).toMatchObject({ LOG_FORMAT: 'auto', LOG_LEVEL: 'info', LOG_FLUSH_MS: 100 });
+      expect(parseEnv(LoggingEnv, { LOG_FLUSH_MS: '0' }).LOG_FLUSH_MS).toBe(0);
+      for (const bad of ['-1', '10001', 'soon']) {
+        expect(configError(() => parseEnv(LoggingEnv, { LOG_FLUSH_MS: bad })).problems).toEqual([
+          expect.stringMatching(/^LOG_FLUSH_MS=/),
+        ]);
+      }
     });
 
     it('every namespace validates an empty environment together', () => {

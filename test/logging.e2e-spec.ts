@@ -1,5 +1,6 @@
 import type { ChildProcess } from 'node:child_process';
 import { startDaemonProcess } from './support/daemon-process';
+import { waitFor } from './support/wait';
 import { TestClient } from './support/ws-client';
 
 const TOKEN = 'tok-5ecret-never-logged';
@@ -83,6 +84,28 @@ describe('structured logs of a real daemon process', () => {
     expect(wiring.length).toBeGreaterThan(5);
     expect(wiring.every((r) => r.level === 20)).toBe(true);
   });
+  it('gathers JSON lines: start-up lines at once, then a batch once 4 KiB wait, and every line by the end of shutdown', async () => {
+    // A flush interval far beyond this test: only the 4 KiB rule and shutdown can write the call lines.
+    const daemon = await startDaemonProcess(
+      { EXAI_WS_TOKEN: '', LOG_LEVEL: 'info', LOG_FORMAT: 'json', LOG_FLUSH_MS: '10000' },
+      8_000,
+    );
+    child = daemon.child;
+    const ended = () => jsonLines(daemon.output()).filter((r) => r.msg === 'Call ended');
+    const c = await TestClient.ready(daemon.url, { session_id: 'gathered' });
+    // About 250 bytes a line: 40 calls put 10 KiB in wait, past two batches.
+    for (let i = 0; i < 40; i++) {
+      c.send({ op: 'call_tool', request_id: `g${i}`, name: 'version' });
+      await c.result(`g${i}`);
+    }
+    await waitFor(() => ended().length >= 10, 8_000, 'a first batch of call lines');
+    c.send({ op: 'call_tool', request_id: 'last', name: 'version' });
+    await c.result('last');
+    c.close();
+    const all = jsonLines(await stopAndRead(child, daemon.output)).filter((r) => r.msg === 'Call ended');
+    expect(all.map((r) => r.request_id)).toEqual([...Array.from({ length: 40 }, (_, i) => `g${i}`), 'last']);
+  });
+
   it('logs one line per HTTP request with its method, path, status and time, and none of its headers', async () => {
     // Clients send credentials in more headers than any redaction list names
     // (x-api-key, api-key, proxy-authorization, custom ones): none may reach the log.

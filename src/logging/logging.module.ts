@@ -2,7 +2,9 @@ import { Global, Module } from '@nestjs/common';
 import type { ConfigType } from '@nestjs/config';
 import { LoggerModule } from 'nestjs-pino';
 import type { IncomingMessage } from 'node:http';
+import type { Options } from 'pino-http';
 import { CallLogService } from './call-log.service';
+import { LogDestination } from './log-destination';
 import { loggingConfig } from './logging.config';
 import { REDACTED_PATHS } from './logging.constants';
 import { requestLogFields, responseLogFields } from './http-log.serializers';
@@ -15,10 +17,10 @@ import { requestLogFields, responseLogFields } from './http-log.serializers';
   imports: [
     LoggerModule.forRootAsync({
       imports: [],
-      providers: [],
-      inject: [loggingConfig.KEY],
-      useFactory: (config: ConfigType<typeof loggingConfig>) => ({
-        pinoHttp: {
+      providers: [LogDestination],
+      inject: [loggingConfig.KEY, LogDestination],
+      useFactory: (config: ConfigType<typeof loggingConfig>, destination: LogDestination) => {
+        const options: Options = {
           level: config.level,
           redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
           serializers: { req: requestLogFields, res: responseLogFields },
@@ -36,8 +38,9 @@ import { requestLogFields, responseLogFields } from './http-log.serializers';
               : undefined,
           // Status pages poll these; logging every poll buries the useful lines.
           autoLogging: { ignore: (req: IncomingMessage) => /^\/(health|metrics|status|favicon)/.test(req.url ?? '') },
-        },
-      }),
+        };
+        return { pinoHttp: destination.stream ? [options, destination.stream] : options };
+      },
     }),
   ],
 })
