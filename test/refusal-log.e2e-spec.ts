@@ -30,6 +30,9 @@ describe('refusal logging of a real daemon process', () => {
       out()
         .split('\n')
         .filter((l) => /Refused|Unauthorized|unauthorized/.test(l) && !l.includes('Client connected'));
+    // Lines are written in batches (LOG_FLUSH_MS): wait for the first, then
+    // check that it came alone (29 more lines would have come with it).
+    await waitFor(() => refusalLines().length > 0, 10_000, 'the first refusal line');
     expect(refusalLines()).toHaveLength(1);
     expect(refusalLines()[0]).toContain('Refused a connection from 127.0.0.30: unauthorized');
 
