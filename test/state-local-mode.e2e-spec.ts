@@ -40,6 +40,10 @@ describe('state store in local mode', () => {
       if (res.error) throw new Error(JSON.stringify(res.error));
       return toolOutput(res);
     };
+    // "Stays ready" needs a ready start: the boot leak audit's first pass (a
+    // few Redis reads) may still be under way, and one cut off by the outage
+    // only ends after the client's reconnect attempt fails.
+    await waitFor(async () => (await fetch(`${daemon.httpUrl}/health/ready`)).status === 200, 15_000, 'ready');
     await redis.stop();
     await waitFor(async () => ((await stateHealth()).state as Json).fallback === true, 15_000, 'the fallback');
     expect(warn).toHaveBeenCalledWith(expect.stringMatching(/^REDIS STATE DOWN: keeping conversations/));
