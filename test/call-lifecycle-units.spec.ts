@@ -1,3 +1,4 @@
+import { Logger } from '@nestjs/common';
 import type { WebSocket } from 'ws';
 import { CallCancelledError, CallTimeoutError } from '../src/common/call.errors';
 import { CallRegistry } from '../src/gateway/call-registry';
@@ -125,5 +126,24 @@ describe('ToolExecution signal', () => {
     expect(ctx.signal).toBe(ctx.signal);
     release();
     await result;
+  });
+});
+
+describe('WriteCoalescer after-write work', () => {
+  it('runs every task after the turn’s writes, and a task that throws neither stops the others nor escapes', async () => {
+    const coalescer = new WriteCoalescer();
+    const logged = jest.spyOn(Logger.prototype, 'error').mockImplementation(() => undefined);
+    const ran: string[] = [];
+    coalescer.afterFlush(() => ran.push('first'));
+    coalescer.afterFlush(() => {
+      throw new Error('a broken metric');
+    });
+    coalescer.afterFlush(() => ran.push('third'));
+    expect(ran).toEqual([]);
+    await new Promise((resolve) => setImmediate(resolve));
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(ran).toEqual(['first', 'third']);
+    expect(logged).toHaveBeenCalledTimes(1);
+    logged.mockRestore();
   });
 });

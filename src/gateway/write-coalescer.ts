@@ -1,3 +1,4 @@
+import { Logger } from '@nestjs/common';
 import type { Writable } from 'node:stream';
 
 /**
@@ -18,6 +19,7 @@ import type { Writable } from 'node:stream';
  * provider starts on it while the daemon is still writing to the client.
  */
 export class WriteCoalescer {
+  private readonly logger = new Logger(WriteCoalescer.name);
   /** At most one entry per open connection, cleared every turn. */
   private readonly held = new Set<Writable>();
   private scheduled = false;
@@ -40,7 +42,8 @@ export class WriteCoalescer {
   /**
    * Runs `task` right after this turn's writes have left: bookkeeping that
    * no frame waits for (a finished call's metrics, activity and log line)
-   * stays off the round trip. A task must not throw.
+   * stays off the round trip. A task that throws is logged and the others
+   * still run: here, outside any call, a throw would end the process.
    */
   afterFlush(task: () => void): void {
     this.after.push(task);
@@ -57,7 +60,13 @@ export class WriteCoalescer {
     const tasks = this.after;
     if (tasks.length === 0) return;
     this.after = [];
-    for (const task of tasks) task();
+    for (const task of tasks) {
+      try {
+        task();
+      } catch (err) {
+        this.logger.error({ msg: 'Work after a write failed', err });
+      }
+    }
   }
 
   private scheduleFlush(): void {
