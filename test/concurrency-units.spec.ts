@@ -1,5 +1,8 @@
 import { Logger } from '@nestjs/common';
 import { OverCapacityError } from '../src/concurrency/concurrency.errors';
+import { ConcurrencyCore } from '../src/concurrency/concurrency.core';
+import { HoldTimes } from '../src/concurrency/hold-times';
+import { systemClock } from '../src/common/clock';
 import { Lease } from '../src/concurrency/lease';
 import { everySecondsCron, LeakAuditTasks } from '../src/concurrency/leak-audit.tasks';
 import { MemoryConcurrencyBackend } from '../src/concurrency/memory-concurrency.backend';
@@ -206,6 +209,47 @@ describe('ConcurrencyCore: admission', () => {
     // Past the 60 s window nothing is recent: back to the bound.
     clock.advance(10_000);
     expect(core.retryAfter(1)).toBe(20);
+  });
+
+  it('tries a queued call against its provider limit as it is now: a limit raised while it waits lets it in', async () => {
+    const { config, ledger } = concurrencyKit(LIMITS);
+    let glmLimit = 1;
+    const core = new ConcurrencyCore(config, ledger, systemClock, {
+      providerLimit: (p) => (p === 'GLM' ? glmLimit : undefined),
+    });
+    const first = await core.acquire(holder('s1', 'GLM'), { signal: signal().signal });
+    const second = core.acquire(holder('s2', 'GLM'), { signal: signal().signal });
+    await settle();
+    expect(core.queued).toBe(1);
+    glmLimit = 2;
+    core.wake();
+    const lease = await second;
+    expect(core.capacityOf('GLM')).toBe(2);
+    // A later call of the same provider is charged against the raised limit, now full.
+    const third = core.acquire(holder('s3', 'GLM'), { signal: signal().signal });
+    await settle();
+    expect(core.queued).toBe(1);
+    first.release();
+    (await third).release();
+    lease.release();
+  });
+
+  it('estimates from the most recent 256 hold times, across the ring wrapping and the window dropping the old', () => {
+    const holds = new HoldTimes();
+    const t0 = 1_000_000;
+    // 300 releases held 40 s each, then 256 held 2 s: only the latest 256 count.
+    for (let i = 0; i < 300; i++) holds.note(t0 + i - 40_000, t0 + i);
+    expect(holds.retryAfter(1, 1, 3_600_000, t0 + 300)).toBe(40);
+    for (let i = 0; i < 256; i++) holds.note(t0 + 300 + i - 2000, t0 + 300 + i);
+    expect(holds.retryAfter(1, 1, 3_600_000, t0 + 600)).toBe(2);
+    // 200 of them held 9 s: (56 * 2 + 200 * 9) / 256 = 7.47 s.
+    for (let i = 0; i < 200; i++) holds.note(t0 + 600 + i - 9000, t0 + 600 + i);
+    expect(holds.retryAfter(1, 1, 3_600_000, t0 + 800)).toBe(8);
+    expect(holds.retryAfter(39, 1, 3_600_000, t0 + 800)).toBe(292);
+    // A release 61 s later drops every older one from the front, whatever the ring's start.
+    holds.note(t0 + 61_800 - 1000, t0 + 61_800);
+    expect(holds.retryAfter(1, 1, 3_600_000, t0 + 61_800)).toBe(1);
+    expect(holds.retryAfter(1, 1, 3_600_000, t0 + 200_000)).toBe(300);
   });
 
   it('caps retry_after at 300 s and at a queue timeout of 0 answers 1 s', async () => {

@@ -22,6 +22,9 @@ export interface CoreSettings {
   maxQueue: number;
 }
 
+/** Provider slots kept for reuse; ids beyond this many get a fresh slot per call. */
+const MAX_CACHED_PROVIDER_SLOTS = 64;
+
 export type AdmissionOutcome = 'admitted' | 'queued' | 'rejected' | 'timeout' | 'cancelled';
 
 /** What the core is told, and tells, through its adapters. */
@@ -47,6 +50,8 @@ export class ConcurrencyCore {
   private pumping: Promise<void> | undefined;
   private pumpAgain = false;
   private readonly holds = new HoldTimes();
+  private readonly globalSlot: LimitSlot;
+  private readonly providerSlots = new Map<string, LimitSlot>();
 
   constructor(
     private readonly settings: CoreSettings,
@@ -54,6 +59,7 @@ export class ConcurrencyCore {
     private readonly clock: Clock,
     private readonly hooks: CoreHooks = {},
   ) {
+    this.globalSlot = { key: limitKey.global(), name: GLOBAL_LIMIT, capacity: settings.limits.global };
     ledger.onRelease((lease) => {
       this.holds.note(lease.acquiredAt, this.clock.now());
       this.wake();
@@ -64,22 +70,28 @@ export class ConcurrencyCore {
   /** The limits a call takes: global, its provider's (when it has one) and its session's. */
   slotsFor(holder: Pick<LeaseHolder, 'sessionId' | 'provider'>): LimitSlot[] {
     const { limits } = this.settings;
-    const slots: LimitSlot[] = [{ key: limitKey.global(), name: GLOBAL_LIMIT, capacity: limits.global }];
+    const session = { key: limitKey.session(holder.sessionId), name: SESSION_LIMIT, capacity: limits.session };
     const { provider } = holder;
-    if (provider) {
-      // A getter: a queued waiter is tried against the provider's limit as it
-      // is now (an adaptive limit moves while it waits), not as it was.
-      const capacityOf = () => this.capacityOf(provider);
-      slots.push({
-        key: limitKey.provider(provider),
-        name: provider,
-        get capacity() {
-          return capacityOf();
-        },
-      });
-    }
-    slots.push({ key: limitKey.session(holder.sessionId), name: SESSION_LIMIT, capacity: limits.session });
-    return slots;
+    return provider ? [this.globalSlot, this.providerSlot(provider), session] : [this.globalSlot, session];
+  }
+
+  // Built once per provider, not per call: provider ids come from the
+  // registry, and the cache is bounded anyway.
+  private providerSlot(provider: string): LimitSlot {
+    const cached = this.providerSlots.get(provider);
+    if (cached) return cached;
+    // A getter: a queued waiter is tried against the provider's limit as it
+    // is now (an adaptive limit moves while it waits), not as it was.
+    const capacityOf = () => this.capacityOf(provider);
+    const slot: LimitSlot = {
+      key: limitKey.provider(provider),
+      name: provider,
+      get capacity() {
+        return capacityOf();
+      },
+    };
+    if (this.providerSlots.size < MAX_CACHED_PROVIDER_SLOTS) this.providerSlots.set(provider, slot);
+    return slot;
   }
 
   capacityOf(provider: string): number {
@@ -119,6 +131,8 @@ export class ConcurrencyCore {
 
   /** Tries the queue again: a permit was freed elsewhere, or a limit rose. */
   wake(): void {
+    // Every release wakes the queue; with nobody waiting there is no round to run.
+    if (this.queue.size === 0 && !this.pumping) return;
     void this.pump();
   }
 

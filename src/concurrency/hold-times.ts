@@ -8,16 +8,20 @@ const MAX_RETRY_AFTER_SECS = 300;
  * refused call is given. Pure: the caller passes the time.
  */
 export class HoldTimes {
-  /** Recent releases: when, and how long the permit was held. */
-  private readonly releases: Array<{ at: number; heldMs: number }> = [];
+  // A ring of the most recent releases (when, and how long the permit was
+  // held): noted on every release, so it allocates nothing and never shifts.
+  private readonly at = new Float64Array(MAX_SAMPLES);
+  private readonly heldMs = new Float64Array(MAX_SAMPLES);
+  private first = 0;
+  private count = 0;
 
   note(acquiredAt: number, now: number): void {
-    this.releases.push({ at: now, heldMs: Math.max(0, now - acquiredAt) });
-    while (
-      this.releases.length > MAX_SAMPLES ||
-      (this.releases.length > 0 && this.releases[0].at < now - DRAIN_WINDOW_MS)
-    )
-      this.releases.shift();
+    while (this.count > 0 && this.at[this.first] < now - DRAIN_WINDOW_MS) this.dropOldest();
+    if (this.count === MAX_SAMPLES) this.dropOldest();
+    const slot = (this.first + this.count) % MAX_SAMPLES;
+    this.at[slot] = now;
+    this.heldMs[slot] = Math.max(0, now - acquiredAt);
+    this.count++;
   }
 
   /**
@@ -28,10 +32,22 @@ export class HoldTimes {
    */
   retryAfter(ahead: number, capacity: number, queueTimeoutMs: number, now: number): number {
     const bound = Math.min(MAX_RETRY_AFTER_SECS, Math.max(1, Math.ceil(queueTimeoutMs / 1000)));
-    const recent = this.releases.filter((r) => r.at >= now - DRAIN_WINDOW_MS);
-    if (recent.length === 0) return bound;
-    const meanHoldSecs = recent.reduce((sum, r) => sum + r.heldMs, 0) / recent.length / 1000;
+    let recent = 0;
+    let heldSum = 0;
+    for (let i = 0; i < this.count; i++) {
+      const slot = (this.first + i) % MAX_SAMPLES;
+      if (this.at[slot] < now - DRAIN_WINDOW_MS) continue;
+      recent++;
+      heldSum += this.heldMs[slot];
+    }
+    if (recent === 0) return bound;
+    const meanHoldSecs = heldSum / recent / 1000;
     const secs = Math.ceil((Math.max(1, ahead) * meanHoldSecs) / Math.max(1, capacity));
     return Math.min(bound, Math.max(1, secs));
+  }
+
+  private dropOldest(): void {
+    this.first = (this.first + 1) % MAX_SAMPLES;
+    this.count--;
   }
 }

@@ -2,6 +2,8 @@ import { Injectable } from '@nestjs/common';
 import { AdmitResult, ConcurrencyBackend, DriftRepair } from './concurrency-backend';
 import type { LimitSlot } from './lease';
 
+const MAX_SPARE_SETS = 16;
+
 /**
  * In-process backend. Member sets are the truth; the counts are what admission
  * reads, kept beside the sets so the audit has something to check them by.
@@ -10,6 +12,9 @@ import type { LimitSlot } from './lease';
 export class MemoryConcurrencyBackend extends ConcurrencyBackend {
   protected readonly sets = new Map<string, Set<string>>();
   protected readonly counted = new Map<string, number>();
+  // Emptied member sets kept for the next admission: an uncontended call
+  // would otherwise build and drop one Set per limit key.
+  private readonly spareSets: Array<Set<string>> = [];
 
   tryAdmit(leaseId: string, slots: readonly LimitSlot[]): Promise<AdmitResult> {
     for (const slot of slots) {
@@ -18,7 +23,7 @@ export class MemoryConcurrencyBackend extends ConcurrencyBackend {
     for (const slot of slots) {
       let set = this.sets.get(slot.key);
       if (!set) {
-        set = new Set();
+        set = this.spareSets.pop() ?? new Set();
         this.sets.set(slot.key, set);
       }
       if (set.has(leaseId)) continue;
@@ -33,7 +38,10 @@ export class MemoryConcurrencyBackend extends ConcurrencyBackend {
       const set = this.sets.get(key);
       if (!set?.delete(leaseId)) continue;
       const left = (this.counted.get(key) ?? 1) - 1;
-      if (set.size === 0) this.sets.delete(key);
+      if (set.size === 0) {
+        this.sets.delete(key);
+        if (this.spareSets.length < MAX_SPARE_SETS) this.spareSets.push(set);
+      }
       if (left <= 0) this.counted.delete(key);
       else this.counted.set(key, left);
     }
