@@ -4,7 +4,7 @@ import type { MessageMappingProperties } from '@nestjs/websockets';
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { EMPTY, Observable, Subscription } from 'rxjs';
+import { isObservable, Subscription } from 'rxjs';
 import { RawData, WebSocket, WebSocketServer } from 'ws';
 import type { ClientConnection } from './client-connection';
 import { ConnectionsService } from './connections.service';
@@ -13,11 +13,6 @@ import { RATE_LIMITED_EVENT } from './gateway.constants';
 import { HandshakeService } from './handshake.service';
 import { UpgradeGuardService, UpgradeRefusal } from './upgrade-guard.service';
 import { parseWsFrame, ParsedFrame } from './ws-message.parser';
-
-interface WsMessageEvent {
-  data: string | Buffer | ArrayBuffer | Buffer[];
-  target: WebSocket;
-}
 
 export interface GatewayAdapterOptions {
   maxPayload: number;
@@ -83,74 +78,62 @@ export class GatewayWsAdapter extends WsAdapter {
   }
 
   /**
-   * platform-ws's loop, with three changes: replies go through the connection's
+   * platform-ws's loop, with four changes: replies go through the connection's
    * outbound bound instead of straight to `ws.send`; a connection the gateway
    * gave up on (a client that stopped reading) ends its calls at once, as a
-   * disconnect does, without waiting for the socket to close; and it is plain
+   * disconnect does, without waiting for the socket to close; it is plain
    * listeners, not an rxjs chain per connection, because every idle
-   * connection carries it.
+   * connection carries it; and a handler's answer is taken as it comes (a
+   * value, or the observable its interceptors built) instead of through
+   * Nest's `transform`, whose promise-to-observable wrapping added three
+   * subscribers and two promise hops to every call's path.
    */
-  override bindMessageHandlers(
-    client: WebSocket,
-    handlers: MessageMappingProperties[],
-    transform: (data: unknown) => Observable<unknown>,
-  ): void {
+  override bindMessageHandlers(client: WebSocket, handlers: MessageMappingProperties[]): void {
     const conn = this.connections.get(client);
     if (!conn) return;
     const handlersMap = new Map<string, MessageMappingProperties>();
     for (const handler of handlers) handlersMap.set(handler.message as string, handler);
     /** Replies still coming (a call's frames), cut off when the connection ends. */
-    const replying = new Set<Subscription>();
+    const replying = new Set<PendingReply>();
+    const deliver = (reply: unknown) => {
+      if (reply !== undefined && reply !== null) this.connections.send(client, reply);
+    };
+    const failed = (err: unknown) => this.logger.error(err);
     const onMessage = (data: RawData) => {
-      const reply$ = this.bindMessageHandler({ data, target: client }, handlersMap, transform);
-      if (reply$ === EMPTY) return;
-      // Closed (and forgotten) when the replies end; an inner subscription
-      // added after a synchronous end is torn down at once by add().
-      const sub = new Subscription(() => replying.delete(sub));
-      replying.add(sub);
-      sub.add(
-        reply$.subscribe({
-          next: (reply) => {
-            if (reply !== undefined && reply !== null) this.connections.send(client, reply);
-          },
-          error: (err: unknown) => {
-            this.logger.error(err);
-            sub.unsubscribe();
-          },
-          complete: () => sub.unsubscribe(),
-        }),
-      );
+      const answer = this.dispatch(conn, data, handlersMap);
+      if (answer === undefined) return;
+      new PendingReply(replying, deliver, failed).take(answer);
     };
     const end = () => {
       client.off('message', onMessage);
       client.off('close', end);
-      for (const sub of [...replying]) sub.unsubscribe();
+      for (const reply of [...replying]) reply.close();
     };
     client.on('message', onMessage);
     client.on('close', end);
     conn.whenEnded(end);
   }
 
-  override bindMessageHandler(
-    event: WsMessageEvent,
-    handlers: Map<string, MessageMappingProperties>,
-    transform: (data: unknown) => Observable<unknown>,
-  ): Observable<unknown> {
-    const conn = this.connections.get(event.target);
-    if (!conn || conn.phase === 'closing') return EMPTY;
-    const parsed = this.messageParser(event.data) as ParsedFrame;
+  /**
+   * Parses a frame and runs its handler: what the handler answered (Nest's
+   * handlers answer with a promise of a value or of an observable), or
+   * undefined when nothing answers (the hello, a connection going away).
+   */
+  private dispatch(conn: ClientConnection, data: RawData, handlers: Map<string, MessageMappingProperties>): unknown {
+    if (conn.phase === 'closing') return undefined;
+    const parsed = this.messageParser(data) as ParsedFrame;
     if (conn.phase === 'awaiting_hello') {
       this.handshake.handleFirstFrame(conn, parsed);
-      return EMPTY;
+      return undefined;
     }
     const dispatched = this.throttle(conn, parsed);
     const handler = handlers.get(dispatched.event);
-    if (!handler) return EMPTY;
+    if (!handler) return undefined;
     try {
-      return transform(handler.callback(dispatched.data, dispatched.event));
+      return handler.callback(dispatched.data, dispatched.event);
     } catch (err) {
       this.logger.error(err);
-      return EMPTY;
+      return undefined;
     }
   }
 
@@ -201,4 +184,60 @@ function refuseUpgrade(socket: Duplex, refusal: UpgradeRefusal): void {
     .join('\r\n');
   const statusText = refusal.status === 403 ? 'Forbidden' : refusal.status === 429 ? 'Too Many Requests' : 'Refused';
   socket.end(`HTTP/1.1 ${refusal.status} ${statusText}\r\n${head}\r\n\r\n${body}`);
+}
+
+/**
+ * The replies to one message: the handler's answer, or every value of the
+ * observable it answered with, until that ends or the connection does. A
+ * reply closed before its answer arrived never subscribes to it.
+ */
+class PendingReply {
+  private closed = false;
+  private inner: Subscription | undefined;
+
+  constructor(
+    private readonly replying: Set<PendingReply>,
+    private readonly deliver: (reply: unknown) => void,
+    private readonly failed: (err: unknown) => void,
+  ) {
+    replying.add(this);
+  }
+
+  take(answer: unknown): void {
+    if (answer instanceof Promise) {
+      answer.then(
+        (value: unknown) => this.settle(value),
+        (err: unknown) => this.fail(err),
+      );
+    } else this.settle(answer);
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.replying.delete(this);
+    this.inner?.unsubscribe();
+  }
+
+  private settle(value: unknown): void {
+    if (this.closed) return;
+    if (!isObservable(value)) {
+      if (value instanceof Promise) return this.take(value);
+      this.deliver(value);
+      return this.close();
+    }
+    const inner = value.subscribe({
+      next: (reply) => this.deliver(reply),
+      error: (err: unknown) => this.fail(err),
+      complete: () => this.close(),
+    });
+    // It may have ended (and closed this) while subscribing.
+    if (this.closed) inner.unsubscribe();
+    else this.inner = inner;
+  }
+
+  private fail(err: unknown): void {
+    this.failed(err);
+    this.close();
+  }
 }
