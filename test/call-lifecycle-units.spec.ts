@@ -1,4 +1,5 @@
 import { Logger } from '@nestjs/common';
+import { Writable } from 'node:stream';
 import type { WebSocket } from 'ws';
 import { CallCancelledError, CallTimeoutError } from '../src/common/call.errors';
 import { CallRegistry } from '../src/gateway/call-registry';
@@ -145,5 +146,69 @@ describe('WriteCoalescer after-write work', () => {
     expect(ran).toEqual(['first', 'third']);
     expect(logged).toHaveBeenCalledTimes(1);
     logged.mockRestore();
+  });
+});
+
+/** A real Writable that records each write it makes: one entry per write or writev, with its chunks. */
+function recordingSocket(): { socket: Writable; writes: string[][] } {
+  const writes: string[][] = [];
+  const socket = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      writes.push([chunk.toString()]);
+      done();
+    },
+    writev(chunks, done) {
+      writes.push(chunks.map((c) => (c.chunk as Buffer).toString()));
+      done();
+    },
+  });
+  return { socket, writes };
+}
+
+/** The coalescer's flush is a nextTick then a setImmediate away. */
+async function turnEnds(): Promise<void> {
+  await new Promise((resolve) => setImmediate(resolve));
+  await new Promise((resolve) => setImmediate(resolve));
+}
+
+describe('WriteCoalescer early flush', () => {
+  it('lets a lone exchange out in one write as soon as its last frame is queued, before the turn ends', () => {
+    const coalescer = new WriteCoalescer();
+    const { socket, writes } = recordingSocket();
+    coalescer.hold(socket);
+    socket.write('accepted');
+    socket.write('ack');
+    expect(writes).toEqual([]);
+    socket.write('result');
+    coalescer.answered(socket);
+    expect(writes).toEqual([['accepted', 'ack', 'result']]);
+  });
+
+  it('while several sockets write in a turn (or did in the last), holds each to the end of the turn, in order', async () => {
+    const coalescer = new WriteCoalescer();
+    const a = recordingSocket();
+    const b = recordingSocket();
+    coalescer.hold(a.socket);
+    a.socket.write('a1');
+    coalescer.hold(b.socket);
+    b.socket.write('b1');
+    a.socket.write('a2');
+    coalescer.answered(a.socket);
+    expect(a.writes).toEqual([]);
+    await turnEnds();
+    expect(a.writes).toEqual([['a1', 'a2']]);
+    expect(b.writes).toEqual([['b1']]);
+    // The last turn was busy: a lone socket still waits for the end of this one.
+    coalescer.hold(a.socket);
+    a.socket.write('a3');
+    coalescer.answered(a.socket);
+    expect(a.writes).toHaveLength(1);
+    await turnEnds();
+    expect(a.writes).toEqual([['a1', 'a2'], ['a3']]);
+    // After a quiet turn it leaves at once again.
+    coalescer.hold(a.socket);
+    a.socket.write('a4');
+    coalescer.answered(a.socket);
+    expect(a.writes.at(-1)).toEqual(['a4']);
   });
 });

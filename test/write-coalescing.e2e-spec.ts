@@ -32,6 +32,16 @@ async function countingClient(url: string): Promise<{ ws: WebSocket; arrivals: A
 
 const CALLS = 20;
 
+/** The call's frames, each once and in protocol order (a call over the session's limit also says it is queued, between accepted and ack). */
+function expectWholeAndInOrder(arrivals: Arrival[], id: string): void {
+  const mine = arrivals.filter((a) => a.frame.request_id === id && a.frame.note !== 'queued');
+  expect(mine.map((a) => [a.frame.op, a.frame.note])).toEqual([
+    ['progress', 'accepted'],
+    ['call_tool_ack', undefined],
+    ['call_tool_res', undefined],
+  ]);
+}
+
 describe('the frames a call sends in one turn', () => {
   // Its own process, so the daemon's writes are not held back by the client
   // sharing its event loop: separate writes can then be seen as separate reads.
@@ -72,6 +82,34 @@ describe('the frames a call sends in one turn', () => {
     }
   });
 
+  it('reach every caller whole and in order while several connections call at once', async () => {
+    const clients = await Promise.all(Array.from({ length: 6 }, () => countingClient(daemon.url)));
+    try {
+      const idsOf = (c: number) => Array.from({ length: 15 }, (_, i) => `m${c}-${i}`);
+      // Every connection sends all its calls at once, so the daemon serves
+      // several sockets per turn (frames held to the turn's end) as well as
+      // lone ones (let out as soon as their result is queued).
+      clients.forEach(({ ws }, c) => {
+        for (const id of idsOf(c)) ws.send(JSON.stringify({ op: 'call_tool', request_id: id, name: 'version' }));
+      });
+      await Promise.all(
+        clients.map(({ arrivals }, c) =>
+          waitFor(
+            () =>
+              idsOf(c).every((id) => arrivals.some((a) => a.frame.op === 'call_tool_res' && a.frame.request_id === id)),
+            20_000,
+            `results of connection ${c}`,
+          ),
+        ),
+      );
+      clients.forEach(({ arrivals }, c) => {
+        for (const id of idsOf(c)) expectWholeAndInOrder(arrivals, id);
+      });
+    } finally {
+      for (const { ws } of clients) ws.close();
+    }
+  });
+
   it('keep each call in order when several calls arrive in one read', async () => {
     const { ws, arrivals } = await countingClient(daemon.url);
     try {
@@ -86,15 +124,7 @@ describe('the frames a call sends in one turn', () => {
         10_000,
         'all results',
       );
-      for (const id of ids) {
-        // A call over the session's limit also says it is queued, between accepted and ack.
-        const mine = arrivals.filter((a) => a.frame.request_id === id && a.frame.note !== 'queued');
-        expect(mine.map((a) => [a.frame.op, a.frame.note])).toEqual([
-          ['progress', 'accepted'],
-          ['call_tool_ack', undefined],
-          ['call_tool_res', undefined],
-        ]);
-      }
+      for (const id of ids) expectWholeAndInOrder(arrivals, id);
     } finally {
       ws.close();
     }

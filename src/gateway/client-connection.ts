@@ -22,6 +22,12 @@ function isOptional(frame: object): boolean {
   return (frame as { op?: unknown }).op === 'progress';
 }
 
+/** Everything but a progress frame or an ack is the last frame of its exchange. */
+function endsExchange(frame: object): boolean {
+  const op = (frame as { op?: unknown }).op;
+  return op !== 'progress' && op !== 'call_tool_ack';
+}
+
 /** One WebSocket connection and what the gateway knows about it. */
 export class ClientConnection {
   phase: ConnectionPhase = 'awaiting_hello';
@@ -69,8 +75,10 @@ export class ClientConnection {
       this.outbound.onOverflow(this, queued);
       return;
     }
-    if (this.raw) this.outbound.coalescer.hold(this.raw);
+    if (!this.raw) return this.socket.send(data);
+    this.outbound.coalescer.hold(this.raw);
     this.socket.send(data);
+    if (endsExchange(frame)) this.outbound.coalescer.answered(this.raw);
   }
 
   /** Runs `fn` when the connection ends (at once if it already has); one listener. */

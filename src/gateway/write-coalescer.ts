@@ -8,7 +8,8 @@ import type { Writable } from 'node:stream';
  * writes cost three syscalls; corked, they leave together as one writev, each
  * still its own WebSocket frame, in the order they were sent. The sockets are
  * uncorked in the check phase right after the I/O that produced the frames,
- * so nothing waits on a timer.
+ * so nothing waits on a timer; a lone exchange's socket even earlier, as
+ * soon as its last frame is queued (see `answered`).
  *
  * The flush is queued for the check phase only once the turn's promise chains
  * have run (a nextTick runs after the microtask queue drains), so it comes
@@ -23,6 +24,9 @@ export class WriteCoalescer {
   /** At most one entry per open connection, cleared every turn. */
   private readonly held = new Set<Writable>();
   private scheduled = false;
+  /** Sockets held in this turn, and in the last finished one: more than one means the daemon is busy. */
+  private turnSockets = 0;
+  private lastTurnSockets = 0;
   private flushing: NodeJS.Immediate | undefined;
   private readonly schedule = () => {
     this.flushing = setImmediate(() => this.flush());
@@ -36,7 +40,22 @@ export class WriteCoalescer {
     if (this.held.has(socket) || socket.destroyed) return;
     socket.cork();
     this.held.add(socket);
+    this.turnSockets++;
     this.scheduleFlush();
+  }
+
+  /**
+   * A frame that ends an exchange (a call's result, the answer to a request)
+   * was queued on `socket`. While the daemon answers one exchange at a time
+   * (no other socket wrote in this turn or the last), its writes leave now,
+   * before the rest of the turn's work (the call's release, its teardown):
+   * nothing else would join this write. When it is busy, they wait for the
+   * end of the turn with the others, so one turn still makes one write per
+   * socket and its peers wake once for the lot.
+   */
+  answered(socket: Writable): void {
+    if (this.turnSockets > 1 || this.lastTurnSockets > 1) return;
+    if (this.held.delete(socket)) socket.uncork();
   }
 
   /**
@@ -55,6 +74,8 @@ export class WriteCoalescer {
     if (this.flushing) clearImmediate(this.flushing);
     this.flushing = undefined;
     this.scheduled = false;
+    this.lastTurnSockets = this.turnSockets;
+    this.turnSockets = 0;
     for (const socket of this.held) socket.uncork();
     this.held.clear();
     const tasks = this.after;
