@@ -123,7 +123,13 @@ export class CallLifecycle {
         lease = granted;
         const { timeoutSecs } = execution.plan;
         execution.start(granted?.acquiredAt ?? Date.now());
-        deadline = setTimeout(() => execution.abort(new CallTimeoutError(timeoutSecs)), timeoutSecs * 1000);
+        // Armed once the turn's frames are written, for what is left of it:
+        // a run that ends in the turn it was admitted in makes no timer.
+        this.connections.afterWrites(() => {
+          if (subscriber.closed) return;
+          const left = Math.max(0, execution.deadline - Date.now());
+          deadline = setTimeout(() => execution.abort(new CallTimeoutError(timeoutSecs)), left);
+        });
         subscriber.next({ kind: 'admitted', timeoutSecs });
         if (!subscriber.closed) this.runTool(execution, subscriber, fail, () => (outcome = 'success'));
       };
@@ -180,10 +186,13 @@ export class CallLifecycle {
         return () => this.registry.leave(participant);
       }
       ended.addEventListener('abort', onEnded);
-      const beat = setInterval(
-        () => subscriber.next(this.frames.heartbeat(participant)),
-        this.gateway.progressIntervalMs,
-      );
+      let beat: NodeJS.Timeout | undefined;
+      // Armed once the turn's frames are written: a call answered in the
+      // turn that read it (a no-op, a replay) makes no timer.
+      this.connections.afterWrites(() => {
+        if (subscriber.closed) return;
+        beat = setInterval(() => subscriber.next(this.frames.heartbeat(participant)), this.gateway.progressIntervalMs);
+      });
       const stop = () => {
         ended.removeEventListener('abort', onEnded);
         clearInterval(beat);
