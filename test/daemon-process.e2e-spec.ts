@@ -118,6 +118,17 @@ describe('daemon process', () => {
       expect(child.stdout()).not.toContain('listening');
     });
 
+    it('a per-provider variable naming no provider (a typo): exit 1, naming the variable and the providers there are', async () => {
+      const child = startNode(MAIN, { EXAI_WS_GLMM_MAX_INFLIGHT: '4', EXAI_KIMMI_CONCURRENCY: 'adaptive' });
+      expect(await exitOf(child, 15_000)).toEqual({ code: 1, signal: null });
+      expect(child.stderr()).toBe(
+        'Invalid configuration:\n' +
+          '  - EXAI_WS_GLMM_MAX_INFLIGHT: no provider has the id GLMM (providers: GLM, KIMI)\n' +
+          '  - EXAI_KIMMI_CONCURRENCY: no provider has the id KIMMI (providers: GLM, KIMI)\n',
+      );
+      expect(child.stdout()).not.toMatch(/listening|successfully started/);
+    });
+
     it('a port in use: one plain line naming the port, exit 1, never "successfully started"', async () => {
       const taken = createServer();
       await new Promise<void>((res) => taken.listen(0, '127.0.0.1', res));

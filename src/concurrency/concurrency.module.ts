@@ -18,6 +18,7 @@ import { systemClock } from '../common/clock';
 import { MemoryConcurrencyBackend } from './memory-concurrency.backend';
 import { RedisConcurrencyBackend } from './redis/redis-concurrency.backend';
 import { concurrencyConfig } from './concurrency.config';
+import { ProviderVariablesCheck } from './provider-variables.service';
 import type { ConfigType } from '@nestjs/config';
 
 @Module({
@@ -51,6 +52,7 @@ import type { ConfigType } from '@nestjs/config';
     AdaptiveConcurrencyService,
     { provide: ProviderCapacity, useExisting: AdaptiveConcurrencyService },
     ProviderLimitsHealthIndicator,
+    ProviderVariablesCheck,
   ],
   exports: [
     AdaptiveConcurrencyService,
