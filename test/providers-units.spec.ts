@@ -4,7 +4,8 @@ import { selectTimeoutSecs } from '../src/providers/provider-timeouts';
 import { TestLlmProvider } from './support/test-provider.module';
 import { UpstreamFailure } from '../src/providers/providers.errors';
 import { decideRetry, fullJitterBackoff, MIN_USEFUL_ATTEMPT_MS, retryAfterMs } from '../src/providers/retry-policy';
-import { readSse } from '../src/providers/sse.parser';
+import { consumeSse } from '../src/providers/sse.parser';
+import { Readable } from 'node:stream';
 
 function streamOf(parts: string[], gapMs = 0): ReadableStream<Uint8Array> {
   const enc = new TextEncoder();
@@ -35,13 +36,21 @@ function everyCut(text: string): number[] {
   return Array.from({ length: new TextEncoder().encode(text).length - 1 }, (_, i) => i + 1);
 }
 
-async function collect(stream: ReadableStream<Uint8Array>, idleMs = 1000): Promise<string[]> {
-  const out: string[] = [];
-  for await (const events of readSse(stream, idleMs, 'TEST')) out.push(...events);
-  return out;
+/** The events' batches, as consumeSse hands them over, of a web stream read as a Node one (as undici's bodies are). */
+async function batchesOf(stream: ReadableStream<Uint8Array>, idleMs = 1000): Promise<string[][]> {
+  const batches: string[][] = [];
+  await consumeSse(Readable.fromWeb(stream as never), idleMs, 'TEST', (events) => {
+    batches.push([...events]);
+    return false;
+  });
+  return batches;
 }
 
-describe('readSse', () => {
+async function collect(stream: ReadableStream<Uint8Array>, idleMs = 1000): Promise<string[]> {
+  return (await batchesOf(stream, idleMs)).flat();
+}
+
+describe('consumeSse', () => {
   it('splits events on blank lines, across chunk boundaries, with CRLF, comments and no-space data', async () => {
     const events = await collect(
       streamOf(['data: {"a":1}\n\nda', 'ta:{"b":2}\r\n\r\n: comment\n', 'data: x\ndata: y\n\ndata: [DONE]\n\n']),
@@ -80,15 +89,10 @@ describe('readSse', () => {
     expect(await collect(bytesCutAt('data: 1\n\n: partial comm', [12]))).toEqual(['1']);
   });
 
-  it('yields the events each read completes as one batch, an event cut by a read with the read that ends it', async () => {
-    const batches: string[][] = [];
-    for await (const batch of readSse(
+  it('hands over the events each read completes as one batch, an event cut by a read with the read that ends it', async () => {
+    const batches = await batchesOf(
       streamOf(['data: 1\n\ndata: 2\n\nda', 'ta: 3\n\n', ': only a comment\n', 'data: 4']),
-      1000,
-      'TEST',
-    )) {
-      batches.push(batch);
-    }
+    );
     expect(batches).toEqual([['1', '2'], ['3'], ['4']]);
   });
 
@@ -107,14 +111,50 @@ describe('readSse', () => {
     expect(err).toMatchObject({ kind: 'idle', retryable: true });
   });
 
-  it('counts only time spent waiting for bytes: a consumer slower than the idle limit between reads is not a stall', async () => {
-    const events: string[] = [];
-    for await (const batch of readSse(streamOf(['data: 1\n\n', 'data: 2\n\n', 'data: 3\n\n']), 50, 'TEST')) {
-      events.push(...batch);
-      // The consumer holds the stream three times the idle limit; no read is pending meanwhile.
-      await new Promise((r) => setTimeout(r, 150));
-    }
-    expect(events).toEqual(['1', '2', '3']);
+  it('re-arms the idle limit on every chunk: a stream slower in total than the limit is not a stall', async () => {
+    // Eight gaps of 100 ms: 800 ms in all, against a 400 ms limit that no single gap comes near.
+    const parts = Array.from({ length: 8 }, (_, i) => `data: ${i}\n\n`);
+    expect(await collect(streamOf(parts, 100), 400)).toEqual(parts.map((_, i) => String(i)));
+  });
+
+  it('stops at the batch whose handler returns true, and hands over nothing after it', async () => {
+    const seen: string[][] = [];
+    await consumeSse(
+      Readable.fromWeb(streamOf(['data: 1\n\n', 'data: [DONE]\n\ndata: late\n\n', 'data: after\n\n']) as never),
+      1000,
+      'TEST',
+      (events) => {
+        seen.push([...events]);
+        return events.includes('[DONE]');
+      },
+    );
+    expect(seen).toEqual([['1'], ['[DONE]', 'late']]);
+  });
+
+  it("fails with the handler's error, the body's error, or a premature close, and leaves no listener behind", async () => {
+    const thrown = new Error('bad frame');
+    const body = Readable.from([Buffer.from('data: 1\n\n'), Buffer.from('data: 2\n\n')]);
+    const failed = await consumeSse(body, 1000, 'TEST', () => {
+      throw thrown;
+    }).catch((e: unknown) => e);
+    expect(failed).toBe(thrown);
+    expect(body.listenerCount('data') + body.listenerCount('end') + body.listenerCount('close')).toBe(0);
+
+    const broken = new Readable({ read() {} });
+    const reading = consumeSse(broken, 1000, 'TEST', () => false);
+    broken.push('data: 1\n\n');
+    broken.destroy(new Error('socket hang up'));
+    await expect(reading).rejects.toThrow('socket hang up');
+
+    const cut = new Readable({ read() {} });
+    const cutReading = consumeSse(cut, 1000, 'TEST', () => false);
+    cut.push('data: 1\n\n');
+    cut.destroy();
+    await expect(cutReading).rejects.toThrow('Premature close');
+
+    const gone = new Readable({ read() {} });
+    gone.destroy(new Error('aborted before reading'));
+    await expect(consumeSse(gone, 1000, 'TEST', () => false)).rejects.toThrow('aborted before reading');
   });
 });
 

@@ -93,16 +93,37 @@ export class HttpTransport {
   }
 }
 
-/** Reads a whole body as text, keeping at most `limit` bytes. */
-export async function readText(body: AsyncIterable<Buffer>, limit = Infinity): Promise<string> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of body) {
-    if (size < limit) chunks.push(chunk);
-    size += chunk.length;
-  }
-  const text = Buffer.concat(chunks).toString('utf8');
-  return Number.isFinite(limit) ? text.slice(0, limit) : text;
+/**
+ * Reads a whole body as text, keeping at most `limit` bytes. By its events
+ * rather than an async iterator (an async generator and a promise per chunk).
+ * @throws the body's error, or `Premature close` when it closes before its end.
+ */
+export function readText(body: Readable, limit = Infinity): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const onData = (chunk: Buffer): void => {
+      if (size < limit) chunks.push(chunk);
+      size += chunk.length;
+    };
+    const onEnd = (): void => {
+      done();
+      const text = (chunks.length === 1 ? chunks[0] : Buffer.concat(chunks)).toString('utf8');
+      resolve(Number.isFinite(limit) ? text.slice(0, limit) : text);
+    };
+    const onError = (err: Error): void => {
+      done();
+      reject(err);
+    };
+    // After 'end' this never runs (done() removed it); before it, the body was cut off.
+    const onClose = (): void => onError(new Error('Premature close'));
+    const done = (): void => {
+      body.off('data', onData).off('end', onEnd).off('error', onError).off('close', onClose);
+    };
+    // Destroyed already: its 'error' may still be on its way, with nobody left to tell.
+    if (body.destroyed) return reject(body.on('error', () => undefined).errored ?? new Error('Premature close'));
+    body.on('data', onData).on('end', onEnd).on('error', onError).on('close', onClose);
+  });
 }
 
 export function header(headers: ResponseHeaders, name: string): string | undefined {

@@ -25,7 +25,7 @@ import { selectTimeoutSecs, TimeoutKind } from './provider-timeouts';
 import { ProviderError, ProviderUnavailableError, UpstreamFailure } from './providers.errors';
 import type { ProvidersConfig, ProviderSettings } from './providers.config';
 import { decideRetry, retryAfterMs } from './retry-policy';
-import { readSse } from './sse.parser';
+import { consumeSse } from './sse.parser';
 import { header, HttpTransport, readText, TransportResponse } from './http-transport';
 
 /** One upstream exchange as the API shapes it: everything the caller needs, nothing else. */
@@ -69,6 +69,10 @@ export abstract class OpenAiCompatibleLlmProvider extends LlmProvider {
   private endpoint?: ProviderEndpoint;
   /** Timeout selections already logged at info, by model and kind (bounded: see timeoutSecs). */
   private readonly loggedTimeouts = new Set<string>();
+  /** The chat request's headers, streamed and not, for the endpoint they were made for: the same on every call. */
+  private chatHeaders?: { endpoint: ProviderEndpoint; stream: Record<string, string>; json: Record<string, string> };
+  /** The circuit state last put in the gauge: it is set again only when it changes. */
+  private circuitGaugeValue?: number;
 
   protected constructor(
     protected readonly config: ProvidersConfig,
@@ -283,15 +287,14 @@ export abstract class OpenAiCompatibleLlmProvider extends LlmProvider {
 
   /** Labelled by the requested model: a configured id, so the label set stays bounded. */
   private countTokens(model: string, usage: LlmUsage): void {
-    const counts: Array<[string, number | undefined]> = [
-      ['prompt', usage.promptTokens],
-      ['completion', usage.completionTokens],
-      ['cached', usage.cachedTokens],
-      ['reasoning', usage.reasoningTokens],
-    ];
-    for (const [kind, n] of counts) {
-      if (n !== undefined && n > 0) this.metrics.tokens.inc({ provider: this.id, model, kind }, n);
-    }
+    this.countTokenKind(model, 'prompt', usage.promptTokens);
+    this.countTokenKind(model, 'completion', usage.completionTokens);
+    this.countTokenKind(model, 'cached', usage.cachedTokens);
+    this.countTokenKind(model, 'reasoning', usage.reasoningTokens);
+  }
+
+  private countTokenKind(model: string, kind: string, n: number | undefined): void {
+    if (n !== undefined && n > 0) this.metrics.tokens.inc({ provider: this.id, model, kind }, n);
   }
 
   /** The common request fields every OpenAI-compatible API takes, and the caller's pass-through extras. */
@@ -473,7 +476,9 @@ export abstract class OpenAiCompatibleLlmProvider extends LlmProvider {
   }
 
   private updateCircuitGauge(): void {
-    const value = { closed: 0, half_open: 1, open: 2 }[this.breaker.state];
+    const value = CIRCUIT_GAUGE[this.breaker.state];
+    if (value === this.circuitGaugeValue) return;
+    this.circuitGaugeValue = value;
     this.metrics.providerCircuit.set({ provider: this.id }, value);
   }
 
@@ -498,11 +503,7 @@ export abstract class OpenAiCompatibleLlmProvider extends LlmProvider {
     try {
       response = await this.transport.post(
         `${endpoint.baseUrl}/chat/completions`,
-        {
-          authorization: `Bearer ${endpoint.apiKey}`,
-          'content-type': 'application/json',
-          accept: stream ? 'text/event-stream' : 'application/json',
-        },
+        this.chatHeadersFor(endpoint, stream),
         JSON.stringify(this.withCallerFields(this.buildBody(request, stream), request)),
         options.signal,
       );
@@ -545,6 +546,19 @@ export abstract class OpenAiCompatibleLlmProvider extends LlmProvider {
     }
   }
 
+  private chatHeadersFor(endpoint: ProviderEndpoint, stream: boolean): Record<string, string> {
+    let headers = this.chatHeaders;
+    if (headers?.endpoint !== endpoint) {
+      const common = { authorization: `Bearer ${endpoint.apiKey}`, 'content-type': 'application/json' };
+      headers = this.chatHeaders = {
+        endpoint,
+        stream: { ...common, accept: 'text/event-stream' },
+        json: { ...common, accept: 'application/json' },
+      };
+    }
+    return stream ? headers.stream : headers.json;
+  }
+
   /** GLM reports some failures as a 200 with a special finish_reason. */
   protected checkFinish(exchange: Exchange): void {
     void exchange;
@@ -573,14 +587,12 @@ export abstract class OpenAiCompatibleLlmProvider extends LlmProvider {
 
   private async readStream(response: TransportResponse, onDelta?: (delta: LlmDelta) => void): Promise<Exchange> {
     const acc = emptyExchange();
-    const calls = new Map<number, LlmToolCall>();
+    // Most answers carry no tool call: the map is made for the first one.
+    let calls: Map<number, LlmToolCall> | undefined;
     let done = false;
-    for await (const events of readSse(response.body, this.config.streamIdleTimeoutMs, this.id)) {
+    await consumeSse(response.body, this.config.streamIdleTimeoutMs, this.id, (events) => {
       for (const data of events) {
-        if (data === '[DONE]') {
-          done = true;
-          break;
-        }
+        if (data === '[DONE]') return (done = true);
         let chunk: ChatChunk;
         try {
           chunk = JSON.parse(data) as ChatChunk;
@@ -593,26 +605,31 @@ export abstract class OpenAiCompatibleLlmProvider extends LlmProvider {
         acc.model = chunk.model ?? acc.model;
         if (Array.isArray(chunk.web_search)) acc.citations.push(...chunk.web_search.map(toCitation));
         if (chunk.usage) acc.usage = toUsage(chunk.usage);
-        for (const choice of chunk.choices ?? []) {
-          const delta = choice.delta ?? {};
-          if (delta.content || delta.reasoning_content || delta.tool_calls?.length) acc.firstTokenAt ??= Date.now();
-          if (typeof delta.content === 'string') acc.content += delta.content;
-          if (typeof delta.reasoning_content === 'string') acc.reasoning += delta.reasoning_content;
-          for (const tc of delta.tool_calls ?? []) mergeToolCall(calls, tc);
-          if (onDelta) forwardDelta(delta, onDelta);
+        const choices = chunk.choices;
+        if (!choices) continue;
+        for (const choice of choices) {
+          const delta = choice.delta;
+          if (delta) {
+            if (delta.content || delta.reasoning_content || delta.tool_calls?.length) acc.firstTokenAt ??= Date.now();
+            if (typeof delta.content === 'string') acc.content += delta.content;
+            if (typeof delta.reasoning_content === 'string') acc.reasoning += delta.reasoning_content;
+            if (delta.tool_calls)
+              for (const tc of delta.tool_calls) mergeToolCall((calls ??= new Map<number, LlmToolCall>()), tc);
+            if (onDelta) forwardDelta(delta, onDelta);
+          }
           if (choice.finish_reason) acc.finishReason = choice.finish_reason;
           if (choice.usage) acc.usage = toUsage(choice.usage);
         }
       }
-      if (done) break;
-    }
+      return false;
+    });
     if (!done && !acc.finishReason) {
       throw new UpstreamFailure('stream ended before it finished', 'network', true, {
         provider: this.id,
         status: response.status,
       });
     }
-    acc.toolCalls = [...calls.values()];
+    if (calls) acc.toolCalls = [...calls.values()];
     return acc;
   }
 
@@ -643,6 +660,8 @@ export abstract class OpenAiCompatibleLlmProvider extends LlmProvider {
   }
 }
 
+/** exai_provider_circuit_state's value for each breaker state. */
+const CIRCUIT_GAUGE = { closed: 0, half_open: 1, open: 2 } as const;
 /** Returned by afterFailure to mean "the wait is over, try again". */
 const RETRY = new Error('retry');
 /** Why an attempt's response body is destroyed once the attempt is over (the socket is kept when the response was complete). */

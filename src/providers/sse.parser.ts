@@ -1,69 +1,117 @@
+import type { Readable } from 'node:stream';
 import { UpstreamFailure } from './providers.errors';
 
 const CR = 13;
 const SPACE = 32;
 
 /**
- * Yields the payloads of the `data:` events of a server-sent-events body, as
- * one batch per read: the events that read completed, in order (an event cut
- * by a read boundary comes with the read that ends it). Tolerates CRLF,
- * `data:` without a space, comment lines and multi-line data
- * (docs/providers.md §4). Fails the attempt with a retryable `idle` failure when
- * no byte arrives for `idleMs`, so a stalled stream ends early.
- *
- * Stopping early (the consumer breaks out at `[DONE]`, or an idle failure)
- * leaves the body as it is: the caller ends its request, which closes the
- * socket only if the response is still incomplete. Destroying the body here
- * would cost a stack-captured AbortError per call, and a pending read (a
- * stall) cannot be cancelled through the iterator anyway.
+ * Turns the bytes of a server-sent-events body into the payloads of its
+ * `data:` events. Tolerates CRLF, `data:` without a space, comment lines and
+ * multi-line data (docs/providers.md §4); an event or a multi-byte character
+ * cut by a chunk boundary is completed by the chunk that ends it.
  *
  * Runs once per upstream chunk on every streamed call, so it scans each
- * decoded chunk in place by index: no per-line buffer copies or regexes, one
- * idle timer for the whole stream, re-armed per read, instead of a timer and
- * two promises per chunk, and one async-generator step per read rather than
- * per event (a whole short answer usually arrives in one read).
+ * decoded chunk in place by index: no per-line buffer copies or regexes, and
+ * an array only for a chunk that completes an event.
  */
-export async function* readSse(
-  body: AsyncIterable<Uint8Array>,
+export class SseDecoder {
+  // `stream: true` keeps a multi-byte character cut by a chunk boundary until its last byte arrives.
+  private readonly decoder = new TextDecoder();
+  /** The start of a line that a chunk boundary cut; usually empty. */
+  private rest = '';
+  /** The event being assembled: its data lines joined by '\n'; undefined before its first. */
+  private data: string | undefined;
+
+  /** The events this chunk completes, in order; undefined when it completes none. */
+  push(chunk: Uint8Array): string[] | undefined {
+    const text = this.rest + this.decoder.decode(chunk, { stream: true });
+    let events: string[] | undefined;
+    let start = 0;
+    let nl: number;
+    while ((nl = text.indexOf('\n', start)) >= 0) {
+      const end = nl > start && text.charCodeAt(nl - 1) === CR ? nl - 1 : nl;
+      if (end === start) {
+        if (this.data !== undefined) (events ??= []).push(this.data);
+        this.data = undefined;
+      } else if (text.startsWith('data:', start)) {
+        this.data = appendData(this.data, text, start, end);
+      }
+      start = nl + 1;
+    }
+    this.rest = start === 0 ? text : text.slice(start);
+    return events;
+  }
+
+  /** At the end of the body: the last event when it has no trailing blank line. */
+  end(): string[] | undefined {
+    const tail = this.rest + this.decoder.decode();
+    this.rest = '';
+    const end = tail.charCodeAt(tail.length - 1) === CR ? tail.length - 1 : tail.length;
+    let data = this.data;
+    this.data = undefined;
+    if (tail.startsWith('data:')) data = appendData(data, tail, 0, end);
+    return data === undefined ? undefined : [data];
+  }
+}
+
+/**
+ * Reads a streamed response body to its end, or until `onEvents` returns
+ * true (`[DONE]`), handing it the events of each read as one batch (a whole
+ * short answer usually arrives in one read). Fails with a retryable `idle`
+ * failure when no byte arrives for `idleMs`, so a stalled stream ends early;
+ * with the body's own error when it fails or is aborted, and with a
+ * `Premature close` error when it closes before its end. A throw from
+ * `onEvents` fails the read with that error.
+ *
+ * It listens to the body's events rather than iterating it: an async
+ * iterator costs an async generator, a promise per chunk and a race against
+ * the idle timer per read, which every streamed call paid. Stopping early
+ * leaves the body as it is: the caller ends its request, which closes the
+ * socket only if the response is still incomplete.
+ */
+export function consumeSse(
+  body: Readable,
   idleMs: number,
   provider: string,
-): AsyncGenerator<string[]> {
-  const reader = body[Symbol.asyncIterator]();
-  // `stream: true` keeps a multi-byte character cut by a chunk boundary until its last byte arrives.
-  const decoder = new TextDecoder();
-  const idle = new IdleWatch(idleMs, provider);
-  // The start of a line that a chunk boundary cut; usually empty.
-  let rest = '';
-  // The event being assembled: its data lines joined by '\n'; undefined before its first.
-  let data: string | undefined;
-  try {
-    for (;;) {
-      const chunk = await idle.read(reader);
-      if (chunk.done) break;
-      const text = rest + decoder.decode(chunk.value, { stream: true });
-      const events: string[] = [];
-      let start = 0;
-      let nl: number;
-      while ((nl = text.indexOf('\n', start)) >= 0) {
-        const end = nl > start && text.charCodeAt(nl - 1) === CR ? nl - 1 : nl;
-        if (end === start) {
-          if (data !== undefined) events.push(data);
-          data = undefined;
-        } else if (text.startsWith('data:', start)) {
-          data = appendData(data, text, start, end);
-        }
-        start = nl + 1;
+  onEvents: (events: string[]) => boolean,
+): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const sse = new SseDecoder();
+    let settled = false;
+    const finish = (err?: Error): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(idle);
+      body.off('data', onData).off('end', onEnd).off('error', finish).off('close', onClose);
+      if (err === undefined) resolve();
+      else reject(err);
+    };
+    const deliver = (events: string[] | undefined): boolean => {
+      try {
+        return events !== undefined && onEvents(events);
+      } catch (err) {
+        finish(err as Error);
+        return true;
       }
-      rest = start === 0 ? text : text.slice(start);
-      if (events.length > 0) yield events;
-    }
-    const tail = rest + decoder.decode();
-    const end = tail.charCodeAt(tail.length - 1) === CR ? tail.length - 1 : tail.length;
-    if (tail.startsWith('data:')) data = appendData(data, tail, 0, end);
-    if (data !== undefined) yield [data];
-  } finally {
-    idle.stop();
-  }
+    };
+    const onData = (chunk: Buffer): void => {
+      idle.refresh();
+      if (deliver(sse.push(chunk))) finish();
+    };
+    const onEnd = (): void => {
+      deliver(sse.end());
+      finish();
+    };
+    // After 'end' this is a no-op; before it, the body was cut off (the caller reports it as interrupted).
+    const onClose = (): void => finish(new Error('Premature close'));
+    const idle = setTimeout(() => {
+      const secs = Math.round(idleMs / 1000);
+      finish(new UpstreamFailure(`${provider} stream sent nothing for ${secs}s`, 'idle', true, { provider }));
+    }, idleMs);
+    // Destroyed already: its 'error' may still be on its way, with nobody left to tell.
+    if (body.destroyed) return finish(body.on('error', () => undefined).errored ?? new Error('Premature close'));
+    body.on('data', onData).on('end', onEnd).on('error', finish).on('close', onClose);
+  });
 }
 
 /** The value of the `data:` line text[start, end), one leading space dropped, added to the event's data. */
@@ -71,50 +119,4 @@ function appendData(data: string | undefined, text: string, start: number, end: 
   const from = start + 5 < end && text.charCodeAt(start + 5) === SPACE ? start + 6 : start + 5;
   const line = text.slice(from, end);
   return data === undefined ? line : `${data}\n${line}`;
-}
-
-/**
- * One timer for a whole stream: armed when a read starts, and failing the
- * stream only if that read is still pending `idleMs` later. Time the consumer
- * spends between reads does not count, as no read is waiting then.
- */
-class IdleWatch {
-  private reading = false;
-  private fail: (err: Error) => void = () => undefined;
-  private readonly failed = new Promise<never>((_, reject) => (this.fail = reject));
-  private readonly timer: NodeJS.Timeout;
-
-  constructor(
-    private readonly idleMs: number,
-    private readonly provider: string,
-  ) {
-    // Nobody may be racing it at the moment it fails; the next read sees it.
-    this.failed.catch(() => undefined);
-    this.timer = setTimeout(() => this.expire(), idleMs);
-  }
-
-  async read(reader: AsyncIterator<Uint8Array>): Promise<IteratorResult<Uint8Array>> {
-    this.reading = true;
-    // A timer that already fired (while no read was pending) is re-activated by refresh().
-    this.timer.refresh();
-    try {
-      return await Promise.race([reader.next(), this.failed]);
-    } finally {
-      this.reading = false;
-    }
-  }
-
-  stop(): void {
-    clearTimeout(this.timer);
-  }
-
-  private expire(): void {
-    if (!this.reading) return;
-    const secs = Math.round(this.idleMs / 1000);
-    this.fail(
-      new UpstreamFailure(`${this.provider} stream sent nothing for ${secs}s`, 'idle', true, {
-        provider: this.provider,
-      }),
-    );
-  }
 }
