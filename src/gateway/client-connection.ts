@@ -28,21 +28,38 @@ function endsExchange(frame: object): boolean {
   return op !== 'progress' && op !== 'call_tool_ack';
 }
 
-/** One WebSocket connection and what the gateway knows about it. */
+/** A message handler of one connection, as Nest binds it: `(frame data, event name)`. */
+export type BoundHandler = (data: unknown, event: string) => unknown;
+
+/** The replies still coming to one message (a call's frames); closing it stops them. */
+export interface ReplyStream {
+  close(): void;
+}
+
+/**
+ * One WebSocket connection and what the gateway knows about it. Thousands sit
+ * idle at once, so everything a connection needs per message or per call is
+ * a plain field here, created when first needed, and the listeners on its
+ * socket are shared functions, not closures made per connection.
+ */
 export class ClientConnection {
   phase: ConnectionPhase = 'awaiting_hello';
   sessionId: string | undefined;
   readonly openedAt = Date.now();
   helloTimer: NodeJS.Timeout | undefined;
-  pingTimer: NodeJS.Timeout | undefined;
-  pongDeadline: NodeJS.Timeout | undefined;
   /** Payload of our outstanding ping; only a pong echoing it proves the peer reads. */
   pingNonce: Buffer | undefined;
+  /** When the keepalive sweep next pings (ms since the epoch). */
+  nextPingAt = 0;
+  /** When an outstanding ping's pong is overdue and the sweep drops the connection. */
+  pongDueAt = 0;
   /** Bytes received before the hello completed. */
   preHelloBytes = 0;
   droppedFrames = 0;
-  /** Called once when the gateway gives up on the connection: its calls end as on a disconnect. */
-  private onEnd: (() => void) | undefined;
+  /** This connection's message handlers, in the gateway adapter's order (see GatewayWsAdapter). */
+  handlers: BoundHandler[] | undefined;
+  /** Replies still coming, cut off when the connection ends; the set is made with the first. */
+  private replies: Set<ReplyStream> | undefined;
   private ended = false;
 
   constructor(
@@ -81,10 +98,20 @@ export class ClientConnection {
     if (endsExchange(frame)) this.outbound.coalescer.answered(this.raw);
   }
 
-  /** Runs `fn` when the connection ends (at once if it already has); one listener. */
-  whenEnded(fn: () => void): void {
-    if (this.ended) fn();
-    else this.onEnd = fn;
+  /** Tracks a reply stream until it closes or the connection ends; on an ended connection it is closed at once. */
+  addReply(reply: ReplyStream): void {
+    if (this.ended) return reply.close();
+    (this.replies ??= new Set()).add(reply);
+  }
+
+  /** A reply stream closed; the set goes with the last one so an idle connection holds none. */
+  removeReply(reply: ReplyStream): void {
+    if (!this.replies?.delete(reply)) return;
+    if (this.replies.size === 0) this.replies = undefined;
+  }
+
+  get pendingReplies(): number {
+    return this.replies?.size ?? 0;
   }
 
   close(code: number, reason: string): void {
@@ -96,19 +123,23 @@ export class ClientConnection {
     this.end();
   }
 
-  /** Ends the connection's calls now, without waiting for the socket's close event. */
+  /**
+   * Ends the connection's calls now, without waiting for the socket's close
+   * event: every reply stream still running is closed (a call's stream ends
+   * its call, as on a disconnect).
+   */
   end(): void {
     if (this.ended) return;
     this.ended = true;
-    const onEnd = this.onEnd;
-    this.onEnd = undefined;
-    onEnd?.();
+    const replies = this.replies;
+    this.replies = undefined;
+    this.handlers = undefined;
+    if (replies) for (const reply of replies) reply.close();
   }
 
   clearTimers(): void {
     this.clearHelloTimer();
-    clearInterval(this.pingTimer);
-    clearTimeout(this.pongDeadline);
+    this.pingNonce = undefined;
   }
 
   /** Cleared and dropped: a spent timer kept on an idle connection still holds its closure. */

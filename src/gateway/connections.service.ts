@@ -1,4 +1,4 @@
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger, OnModuleDestroy } from '@nestjs/common';
 import type { ConfigType } from '@nestjs/config';
 import type { IncomingMessage } from 'node:http';
 import { randomBytes, randomUUID } from 'node:crypto';
@@ -22,19 +22,28 @@ const PRE_HELLO_CLOSE_GRACE_MS = 2000;
 /** Slow-client log lines: at most one per this interval. */
 const SLOW_CLIENT_LOG_INTERVAL_MS = 10_000;
 
+/** The keepalive sweep runs this many times per the shorter of the ping interval and the pong timeout. */
+const SWEEPS_PER_PERIOD = 4;
+
 /** Registry of open connections, their sessions, limits and keepalive. */
 @Injectable()
-export class ConnectionsService {
+export class ConnectionsService implements OnModuleDestroy {
   private readonly logger = new Logger(ConnectionsService.name);
   private readonly bySocket = new Map<WebSocket, ClientConnection>();
   private readonly perIp = new Map<string, number>();
-  private readonly sessions = new Map<string, Set<ClientConnection>>();
+  /** Open connections per session id: a count, since nothing needs the members themselves. */
+  private readonly sessions = new Map<string, number>();
   /** Connections still waiting for their hello, oldest first (Set keeps insertion order). */
   private readonly pending = new Set<ClientConnection>();
   private readonly outbound: OutboundPolicy;
   private slowClientsSinceLog = 0;
   private lastSlowClientLog = 0;
   private accepting = true;
+  /** One timer pings every connection in turn (none per connection); runs only while any is open. */
+  private keepalive: NodeJS.Timeout | undefined;
+  private readonly sweepMs: number;
+  /** Shared by every socket: `ws` calls a listener with the socket as `this`. */
+  private readonly onPong: (this: WebSocket, data: Buffer) => void;
 
   constructor(
     @Inject(gatewayConfig.KEY) private readonly config: ConfigType<typeof gatewayConfig>,
@@ -48,6 +57,15 @@ export class ConnectionsService {
       onOverflow: (conn, queued) => this.closeSlowClient(conn, queued),
       coalescer: new WriteCoalescer(),
     };
+    this.sweepMs = Math.min(config.pingIntervalMs, config.pingTimeoutMs) / SWEEPS_PER_PERIOD;
+    const pong = (socket: WebSocket, data: Buffer) => this.pong(socket, data);
+    this.onPong = function (this: WebSocket, data: Buffer) {
+      pong(this, data);
+    };
+  }
+
+  onModuleDestroy(): void {
+    this.stopKeepalive();
   }
 
   /**
@@ -99,12 +117,7 @@ export class ConnectionsService {
     conn.phase = 'ready';
     conn.clearHelloTimer();
     this.forgetPending(conn);
-    let members = this.sessions.get(sessionId);
-    if (!members) {
-      members = new Set();
-      this.sessions.set(sessionId, members);
-    }
-    members.add(conn);
+    this.sessions.set(sessionId, (this.sessions.get(sessionId) ?? 0) + 1);
   }
 
   /**
@@ -136,15 +149,17 @@ export class ConnectionsService {
     conn.clearTimers();
     conn.end();
     this.bySocket.delete(socket);
+    if (this.bySocket.size === 0) this.stopKeepalive();
     this.forgetPending(conn);
     this.metrics.wsConnections.set(this.bySocket.size);
     const left = (this.perIp.get(conn.ip) ?? 1) - 1;
     if (left <= 0) this.perIp.delete(conn.ip);
     else this.perIp.set(conn.ip, left);
+    // Counted once: a connection leaves bySocket above only once.
     if (conn.sessionId) {
-      const members = this.sessions.get(conn.sessionId);
-      members?.delete(conn);
-      if (members && members.size === 0) this.sessions.delete(conn.sessionId);
+      const members = (this.sessions.get(conn.sessionId) ?? 1) - 1;
+      if (members <= 0) this.sessions.delete(conn.sessionId);
+      else this.sessions.set(conn.sessionId, members);
     }
     return conn;
   }
@@ -242,27 +257,53 @@ export class ConnectionsService {
   /**
    * Protocol keepalive. Each ping carries a fresh nonce and only a pong that
    * echoes it counts: an unsolicited pong (which a client can send without
-   * reading anything) keeps nothing alive.
+   * reading anything) keeps nothing alive. The first ping goes one interval
+   * after the connection opened.
    */
   private startKeepalive(conn: ClientConnection): void {
-    const socket = conn.socket;
-    socket.on('pong', (data: Buffer) => {
-      if (conn.pingNonce && data.equals(conn.pingNonce)) {
-        conn.pingNonce = undefined;
-        clearTimeout(conn.pongDeadline);
-      }
-    });
-    conn.pingTimer = setInterval(() => {
-      if (socket.readyState !== socket.OPEN) return;
-      // An unanswered ping keeps its deadline: a new ping must not reset it.
-      if (conn.pingNonce) return;
-      conn.pingNonce = randomBytes(8);
-      conn.pongDeadline = setTimeout(() => {
+    conn.nextPingAt = Date.now() + this.config.pingIntervalMs;
+    conn.socket.on('pong', this.onPong);
+    this.keepalive ??= setInterval(() => this.sweep(), this.sweepMs).unref();
+  }
+
+  private stopKeepalive(): void {
+    clearInterval(this.keepalive);
+    this.keepalive = undefined;
+  }
+
+  /** Whether the keepalive sweep is scheduled (it stops with the last connection). */
+  get keepaliveRunning(): boolean {
+    return this.keepalive !== undefined;
+  }
+
+  /**
+   * One pass over every connection: a connection whose pong is overdue is
+   * dropped, one that is due a ping gets it. A timer per connection would
+   * cost a Timeout and a closure on every idle socket; the price of one
+   * sweep is that a ping or a drop comes up to `sweepMs` late.
+   */
+  sweep(now = Date.now()): void {
+    for (const conn of this.bySocket.values()) {
+      const socket = conn.socket;
+      if (socket.readyState !== socket.OPEN) continue;
+      if (conn.pingNonce) {
+        // An unanswered ping keeps its deadline: no new ping resets it.
+        if (now < conn.pongDueAt) continue;
         this.logger.warn(`Connection ${conn.id} (${conn.ip}) missed its pong; dropping it`);
         // terminate() fires 'close', which cancels the connection's calls.
         socket.terminate();
-      }, this.config.pingTimeoutMs);
+        continue;
+      }
+      if (now < conn.nextPingAt) continue;
+      conn.pingNonce = randomBytes(8);
+      conn.pongDueAt = now + this.config.pingTimeoutMs;
+      conn.nextPingAt = now + this.config.pingIntervalMs;
       socket.ping(conn.pingNonce);
-    }, this.config.pingIntervalMs);
+    }
+  }
+
+  private pong(socket: WebSocket, data: Buffer): void {
+    const conn = this.bySocket.get(socket);
+    if (conn?.pingNonce && data.equals(conn.pingNonce)) conn.pingNonce = undefined;
   }
 }

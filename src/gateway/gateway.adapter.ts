@@ -6,7 +6,7 @@ import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { isObservable, Subscription } from 'rxjs';
 import { RawData, WebSocket, WebSocketServer } from 'ws';
-import type { ClientConnection } from './client-connection';
+import type { BoundHandler, ClientConnection, ReplyStream } from './client-connection';
 import { ConnectionsService } from './connections.service';
 import type { CallToolFrame } from './dto/client-frames';
 import { RATE_LIMITED_EVENT } from './gateway.constants';
@@ -28,6 +28,12 @@ export interface RateLimitedPayload {
 /** Nest's default: the gateway shares the HTTP server's port. */
 const SHARED_HTTP_PORT = 0;
 
+/** Where a connection's replies go: shared by every reply, so a reply holds no closures of its own. */
+interface ReplySink {
+  deliver(conn: ClientConnection, reply: unknown): void;
+  failed(err: unknown): void;
+}
+
 /**
  * platform-ws adapter with the EXAI front door: the upgrade check (Origin,
  * per-address backoff; any path is accepted), frame parsing that never drops
@@ -39,6 +45,12 @@ export class GatewayWsAdapter extends WsAdapter {
   private readonly handshake: HandshakeService;
   private readonly guard: UpgradeGuardService;
   private upgradeListener: ((req: IncomingMessage, socket: Duplex, head: Buffer) => void) | undefined;
+  /** Event name to its slot in every connection's `handlers` (Nest binds the same handlers to each). */
+  private readonly handlerSlots = new Map<string, number>();
+  private readonly replies: ReplySink;
+  /** Shared by every socket: `ws` calls a listener with the socket as `this`. */
+  private readonly onSocketMessage: (this: WebSocket, data: RawData) => void;
+  private readonly onSocketError = (err: Error) => this.logger.error(err);
 
   constructor(
     app: INestApplicationContext,
@@ -48,6 +60,16 @@ export class GatewayWsAdapter extends WsAdapter {
     this.connections = app.get(ConnectionsService);
     this.handshake = app.get(HandshakeService);
     this.guard = app.get(UpgradeGuardService);
+    this.replies = {
+      deliver: (conn, reply) => {
+        if (reply !== undefined && reply !== null) this.connections.send(conn.socket, reply);
+      },
+      failed: (err) => this.logger.error(err),
+    };
+    const onMessage = (client: WebSocket, data: RawData) => this.onMessage(client, data);
+    this.onSocketMessage = function (this: WebSocket, data: RawData) {
+      onMessage(this, data);
+    };
   }
 
   override create(
@@ -55,20 +77,26 @@ export class GatewayWsAdapter extends WsAdapter {
     options?: Record<string, unknown> & { namespace?: string; server?: unknown; path?: string },
   ): unknown {
     const httpServer = this.httpServer as HttpServer | undefined;
-    // ws closes with 1009 by itself once a frame exceeds maxPayload.
     const { path: _path, server: _server, namespace: _namespace, ...wsOptions } = options ?? {};
     if (port !== SHARED_HTTP_PORT || !httpServer || this.upgradeListener) {
-      return super.create(port, { ...(options ?? {}), maxPayload: this.gatewayOptions.maxPayload });
+      return super.create(port, { ...(options ?? {}), ...this.serverOptions() });
     }
-    const wss = this.bindErrorHandler(
-      new WebSocketServer({ ...wsOptions, noServer: true, maxPayload: this.gatewayOptions.maxPayload }),
-    ) as WebSocketServer;
+    const wss = this.bindErrorHandler(new WebSocketServer({ ...wsOptions, noServer: true, ...this.serverOptions() }));
     // Our own upgrade listener instead of platform-ws's: that one destroys the
     // socket without an HTTP answer for any path but the gateway's, and the
     // old daemon (and its clients) ignored the path.
     this.upgradeListener = (req, socket, head) => this.upgrade(wss, req, socket, head);
     httpServer.on('upgrade', this.upgradeListener);
     return wss;
+  }
+
+  /**
+   * ws closes with 1009 by itself once a frame exceeds maxPayload. No client
+   * tracking: ConnectionsService lists the open sockets, and ws's own Set
+   * would add an entry and a close listener to each.
+   */
+  private serverOptions(): { maxPayload: number; clientTracking: false } {
+    return { maxPayload: this.gatewayOptions.maxPayload, clientTracking: false };
   }
 
   override async dispose(): Promise<void> {
@@ -81,37 +109,54 @@ export class GatewayWsAdapter extends WsAdapter {
    * platform-ws's loop, with four changes: replies go through the connection's
    * outbound bound instead of straight to `ws.send`; a connection the gateway
    * gave up on (a client that stopped reading) ends its calls at once, as a
-   * disconnect does, without waiting for the socket to close; it is plain
-   * listeners, not an rxjs chain per connection, because every idle
-   * connection carries it; and a handler's answer is taken as it comes (a
-   * value, or the observable its interceptors built) instead of through
-   * Nest's `transform`, whose promise-to-observable wrapping added three
-   * subscribers and two promise hops to every call's path.
+   * disconnect does, without waiting for the socket to close; a handler's
+   * answer is taken as it comes (a value, or the observable its interceptors
+   * built) instead of through Nest's `transform`, whose promise-to-observable
+   * wrapping added three subscribers and two promise hops to every call's
+   * path; and nothing is built per connection that could be shared, because
+   * every idle connection carries it: one message listener for all sockets
+   * (no closures, no rxjs chain), one event-to-handler index, and the reply
+   * set made with a connection's first call. A connection keeps only the
+   * handler functions Nest bound to it.
    */
   override bindMessageHandlers(client: WebSocket, handlers: MessageMappingProperties[]): void {
     const conn = this.connections.get(client);
     if (!conn) return;
-    const handlersMap = new Map<string, MessageMappingProperties>();
-    for (const handler of handlers) handlersMap.set(handler.message as string, handler);
-    /** Replies still coming (a call's frames), cut off when the connection ends. */
-    const replying = new Set<PendingReply>();
-    const deliver = (reply: unknown) => {
-      if (reply !== undefined && reply !== null) this.connections.send(client, reply);
-    };
-    const failed = (err: unknown) => this.logger.error(err);
-    const onMessage = (data: RawData) => {
-      const answer = this.dispatch(conn, data, handlersMap);
-      if (answer === undefined) return;
-      new PendingReply(replying, deliver, failed).take(answer);
-    };
-    const end = () => {
-      client.off('message', onMessage);
-      client.off('close', end);
-      for (const reply of [...replying]) reply.close();
-    };
-    client.on('message', onMessage);
-    client.on('close', end);
-    conn.whenEnded(end);
+    const bound = new Array<BoundHandler>(handlers.length);
+    for (const handler of handlers) {
+      const event = handler.message as string;
+      let slot = this.handlerSlots.get(event);
+      if (slot === undefined) this.handlerSlots.set(event, (slot = this.handlerSlots.size));
+      bound[slot] = handler.callback as BoundHandler;
+    }
+    conn.handlers = bound;
+    client.on('message', this.onSocketMessage);
+  }
+
+  /** `ws` fires 'close' once; Nest's `once` wrapper would cost three objects per connection. */
+  override bindClientDisconnect(client: WebSocket, callback: (...args: unknown[]) => void): void {
+    client.on('close', callback);
+  }
+
+  /** Nest's version adds an error listener closure to every socket; this one is shared. */
+  override bindErrorHandler(server: WebSocketServer): WebSocketServer {
+    server.on('connection', (ws: WebSocket) => ws.on('error', this.onSocketError));
+    server.on('error', this.onSocketError);
+    return server;
+  }
+
+  /** Without ws's client tracking, the sockets still open when the server closes are the gateway's own list. */
+  override async close(server: WebSocketServer): Promise<void> {
+    for (const conn of this.connections.all()) conn.socket.terminate();
+    await super.close(server);
+  }
+
+  private onMessage(client: WebSocket, data: RawData): void {
+    const conn = this.connections.get(client);
+    if (!conn) return;
+    const answer = this.dispatch(conn, data);
+    if (answer === undefined) return;
+    new PendingReply(conn, this.replies).take(answer);
   }
 
   /**
@@ -119,7 +164,7 @@ export class GatewayWsAdapter extends WsAdapter {
    * handlers answer with a promise of a value or of an observable), or
    * undefined when nothing answers (the hello, a connection going away).
    */
-  private dispatch(conn: ClientConnection, data: RawData, handlers: Map<string, MessageMappingProperties>): unknown {
+  private dispatch(conn: ClientConnection, data: RawData): unknown {
     if (conn.phase === 'closing') return undefined;
     const parsed = this.messageParser(data) as ParsedFrame;
     if (conn.phase === 'awaiting_hello') {
@@ -127,10 +172,11 @@ export class GatewayWsAdapter extends WsAdapter {
       return undefined;
     }
     const dispatched = this.throttle(conn, parsed);
-    const handler = handlers.get(dispatched.event);
+    const slot = this.handlerSlots.get(dispatched.event);
+    const handler = slot === undefined ? undefined : conn.handlers?.[slot];
     if (!handler) return undefined;
     try {
-      return handler.callback(dispatched.data, dispatched.event);
+      return handler(dispatched.data, dispatched.event);
     } catch (err) {
       this.logger.error(err);
       return undefined;
@@ -191,16 +237,15 @@ function refuseUpgrade(socket: Duplex, refusal: UpgradeRefusal): void {
  * observable it answered with, until that ends or the connection does. A
  * reply closed before its answer arrived never subscribes to it.
  */
-class PendingReply {
+class PendingReply implements ReplyStream {
   private closed = false;
   private inner: Subscription | undefined;
 
   constructor(
-    private readonly replying: Set<PendingReply>,
-    private readonly deliver: (reply: unknown) => void,
-    private readonly failed: (err: unknown) => void,
+    private readonly conn: ClientConnection,
+    private readonly sink: ReplySink,
   ) {
-    replying.add(this);
+    conn.addReply(this);
   }
 
   take(answer: unknown): void {
@@ -215,7 +260,7 @@ class PendingReply {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    this.replying.delete(this);
+    this.conn.removeReply(this);
     this.inner?.unsubscribe();
   }
 
@@ -223,11 +268,11 @@ class PendingReply {
     if (this.closed) return;
     if (!isObservable(value)) {
       if (value instanceof Promise) return this.take(value);
-      this.deliver(value);
+      this.sink.deliver(this.conn, value);
       return this.close();
     }
     const inner = value.subscribe({
-      next: (reply) => this.deliver(reply),
+      next: (reply) => this.sink.deliver(this.conn, reply),
       error: (err: unknown) => this.fail(err),
       complete: () => this.close(),
     });
@@ -237,7 +282,7 @@ class PendingReply {
   }
 
   private fail(err: unknown): void {
-    this.failed(err);
+    this.sink.failed(err);
     this.close();
   }
 }
