@@ -150,21 +150,36 @@ describe('TokenBucket', () => {
   it('allows a burst of one second, then asks the caller to wait', () => {
     let now = 0;
     const bucket = new TokenBucket(5, () => now);
-    for (let i = 0; i < 5; i++) expect(bucket.take()).toBe(0);
-    expect(bucket.take()).toBeCloseTo(0.2, 5);
+    const client = bucket.full();
+    for (let i = 0; i < 5; i++) expect(bucket.take(client)).toBe(0);
+    expect(bucket.take(client)).toBeCloseTo(0.2, 5);
     now += 200;
-    expect(bucket.take()).toBe(0);
-    expect(bucket.take()).toBeGreaterThan(0);
+    expect(bucket.take(client)).toBe(0);
+    expect(bucket.take(client)).toBeGreaterThan(0);
   });
 
   it('sizes the burst apart from the sustained rate', () => {
     let now = 0;
     const bucket = new TokenBucket(5, () => now, 20);
-    for (let i = 0; i < 20; i++) expect(bucket.take()).toBe(0);
-    expect(bucket.take()).toBeCloseTo(0.2, 5);
+    const client = bucket.full();
+    for (let i = 0; i < 20; i++) expect(bucket.take(client)).toBe(0);
+    expect(bucket.take(client)).toBeCloseTo(0.2, 5);
     now += 10_000;
-    for (let i = 0; i < 20; i++) expect(bucket.take()).toBe(0);
-    expect(bucket.take()).toBeGreaterThan(0);
+    for (let i = 0; i < 20; i++) expect(bucket.take(client)).toBe(0);
+    expect(bucket.take(client)).toBeGreaterThan(0);
+  });
+
+  it('keeps each client apart: one that spent its burst leaves another full', () => {
+    let now = 0;
+    const bucket = new TokenBucket(5, () => now);
+    const flooder = bucket.full();
+    const quiet = bucket.full();
+    for (let i = 0; i < 5; i++) expect(bucket.take(flooder)).toBe(0);
+    expect(bucket.take(flooder)).toBeGreaterThan(0);
+    for (let i = 0; i < 5; i++) expect(bucket.take(quiet)).toBe(0);
+    expect(bucket.take(quiet)).toBeGreaterThan(0);
+    now += 200;
+    expect(bucket.take(flooder)).toBe(0);
   });
 });
 

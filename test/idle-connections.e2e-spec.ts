@@ -149,6 +149,28 @@ describe('idle connections', () => {
   });
 });
 
+describe('per-connection rate limit on a shared bucket', () => {
+  it('throttles a connection that spent its burst and leaves another connection its own', async () => {
+    const daemon = await startTestDaemon({ EXAI_WS_RATE_LIMIT_PER_SEC: '1', EXAI_WS_RATE_LIMIT_BURST: '5' });
+    try {
+      const flooder = await TestClient.ready(daemon.url);
+      const quiet = await TestClient.ready(daemon.url);
+      const healthOks = async (c: TestClient, n: number) => {
+        for (let i = 0; i < n; i++) c.send({ op: 'health' });
+        const answers = await Promise.all(Array.from({ length: n }, () => c.next((f) => f.op === 'health_res')));
+        return answers.filter((f) => f.ok === true).length;
+      };
+      // 20 at once at 1 token/s: the burst of 5 (and a token or two refilled meanwhile) pass.
+      expect(await healthOks(flooder, 20)).toBeLessThan(10);
+      expect(await healthOks(quiet, 5)).toBe(5);
+      flooder.close();
+      quiet.close();
+    } finally {
+      await daemon.close();
+    }
+  });
+});
+
 describe('ClientConnection reply streams', () => {
   function connection(): ClientConnection {
     return new ClientConnection('c1', {} as never, '127.0.0.1', new TokenBucket(10), {

@@ -1,7 +1,7 @@
 import type { Writable } from 'node:stream';
 import type { WebSocket } from 'ws';
 import { EncodedFrame } from './call-frames';
-import { TokenBucket } from './rate-limiter';
+import type { BucketState, TokenBucket } from './rate-limiter';
 import type { WriteCoalescer } from './write-coalescer';
 
 export type ConnectionPhase = 'awaiting_hello' | 'ready' | 'closing';
@@ -42,10 +42,9 @@ export interface ReplyStream {
  * a plain field here, created when first needed, and the listeners on its
  * socket are shared functions, not closures made per connection.
  */
-export class ClientConnection {
+export class ClientConnection implements BucketState {
   phase: ConnectionPhase = 'awaiting_hello';
   sessionId: string | undefined;
-  readonly openedAt = Date.now();
   helloTimer: NodeJS.Timeout | undefined;
   /** Payload of our outstanding ping; only a pong echoing it proves the peer reads. */
   pingNonce: Buffer | undefined;
@@ -55,7 +54,9 @@ export class ClientConnection {
   pongDueAt = 0;
   /** Bytes received before the hello completed. */
   preHelloBytes = 0;
-  droppedFrames = 0;
+  /** This connection's rate-limit tokens (see TokenBucket, which is shared). */
+  tokens = 0;
+  tokensAt = 0;
   /** This connection's message handlers, in the gateway adapter's order (see GatewayWsAdapter). */
   handlers: BoundHandler[] | undefined;
   /** Replies still coming, cut off when the connection ends; the set is made with the first. */
@@ -66,11 +67,18 @@ export class ClientConnection {
     readonly id: string,
     readonly socket: WebSocket,
     readonly ip: string,
-    readonly bucket: TokenBucket,
+    private readonly rateLimit: TokenBucket,
     private readonly outbound: OutboundPolicy,
     /** The TCP socket under `socket`, when known: corked so one turn's frames leave in one write. */
     private readonly raw?: Writable,
-  ) {}
+  ) {
+    rateLimit.fill(this);
+  }
+
+  /** Takes a rate-limit token: 0, or the seconds until one is available. */
+  takeToken(): number {
+    return this.rateLimit.take(this);
+  }
 
   /**
    * Queues a frame unless the client has stopped reading: while fewer than
@@ -84,7 +92,6 @@ export class ClientConnection {
     const queued = this.socket.bufferedAmount;
     if (isOptional(frame)) {
       if (queued + data.length > this.outbound.maxBufferedBytes) {
-        this.droppedFrames++;
         this.outbound.onDropped(this);
         return;
       }

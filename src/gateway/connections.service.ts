@@ -36,6 +36,8 @@ export class ConnectionsService implements OnModuleDestroy {
   /** Connections still waiting for their hello, oldest first (Set keeps insertion order). */
   private readonly pending = new Set<ClientConnection>();
   private readonly outbound: OutboundPolicy;
+  /** One bucket for all: each connection keeps only its own token count. */
+  private readonly rateLimit: TokenBucket;
   private slowClientsSinceLog = 0;
   private lastSlowClientLog = 0;
   private accepting = true;
@@ -57,6 +59,7 @@ export class ConnectionsService implements OnModuleDestroy {
       onOverflow: (conn, queued) => this.closeSlowClient(conn, queued),
       coalescer: new WriteCoalescer(),
     };
+    this.rateLimit = new TokenBucket(config.rateLimitPerSec, Date.now, config.rateLimitBurst);
     this.sweepMs = Math.min(config.pingIntervalMs, config.pingTimeoutMs) / SWEEPS_PER_PERIOD;
     const pong = (socket: WebSocket, data: Buffer) => this.pong(socket, data);
     this.onPong = function (this: WebSocket, data: Buffer) {
@@ -94,8 +97,7 @@ export class ConnectionsService implements OnModuleDestroy {
       return undefined;
     }
     this.makeRoomForHello();
-    const bucket = new TokenBucket(this.config.rateLimitPerSec, Date.now, this.config.rateLimitBurst);
-    const conn = new ClientConnection(randomUUID(), socket, ip, bucket, this.outbound, request?.socket);
+    const conn = new ClientConnection(randomUUID(), socket, ip, this.rateLimit, this.outbound, request?.socket);
     this.bySocket.set(socket, conn);
     this.perIp.set(ip, fromIp + 1);
     this.pending.add(conn);

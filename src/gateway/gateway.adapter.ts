@@ -191,7 +191,7 @@ export class GatewayWsAdapter extends WsAdapter {
    */
   private throttle(conn: ClientConnection, parsed: ParsedFrame): { event: string; data: unknown } {
     if (parsed.event === 'cancel') return parsed;
-    const wait = conn.bucket.take();
+    const wait = conn.takeToken();
     if (wait <= 0) return parsed;
     const retryAfterSecs = Math.max(0.1, Math.ceil(wait * 10) / 10);
     const frame = parsed.data as { request_id?: unknown };
