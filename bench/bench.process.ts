@@ -1,12 +1,14 @@
 import { fork, ChildProcess } from 'node:child_process';
 import { openSync } from 'node:fs';
 import { join } from 'node:path';
+import { getHeapSpaceStatistics } from 'node:v8';
 
 /** What a bench child process answers on its IPC channel. */
 export interface ChildReply {
   ready?: string;
   rss?: number;
   heapUsed?: number;
+  youngGen?: number;
   cpuUs?: number;
 }
 
@@ -41,10 +43,12 @@ export class BenchProcess {
     return new BenchProcess(child, url);
   }
 
-  /** RSS and heap after two full GCs in the child, in bytes. */
-  memory(): Promise<{ rss: number; heapUsed: number }> {
+  /** RSS, heap used and the young generation's resident pages after two full GCs in the child, in bytes. */
+  memory(): Promise<{ rss: number; heapUsed: number; youngGen: number }> {
     return new Promise((resolve) => {
-      this.child.once('message', (msg: ChildReply) => resolve({ rss: msg.rss ?? 0, heapUsed: msg.heapUsed ?? 0 }));
+      this.child.once('message', (msg: ChildReply) =>
+        resolve({ rss: msg.rss ?? 0, heapUsed: msg.heapUsed ?? 0, youngGen: msg.youngGen ?? 0 }),
+      );
       this.child.send('memory');
     });
   }
@@ -76,7 +80,8 @@ export function serveBenchChild(url: string, close: () => Promise<void>): void {
       gc?.();
       gc?.();
       const { rss, heapUsed } = process.memoryUsage();
-      process.send?.({ rss, heapUsed });
+      const youngGen = getHeapSpaceStatistics().find((s) => s.space_name === 'new_space')?.physical_space_size;
+      process.send?.({ rss, heapUsed, youngGen });
     } else if (msg === 'cpu') {
       const { user, system } = process.cpuUsage();
       process.send?.({ cpuUs: user + system });
