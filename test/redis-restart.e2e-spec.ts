@@ -184,6 +184,36 @@ describe('Redis mode keeps its limits: restarts, pruning, expiry, audit races, r
     }
   }, 30_000);
 
+  it('a permit Redis lost while the limit filled up meanwhile: the call ends OVER_CAPACITY and exai_leases_lost_total counts it', async () => {
+    const d = await startTestDaemon(
+      daemonEnv({
+        EXAI_WS_GLOBAL_MAX_INFLIGHT: '1',
+        EXAI_WS_SESSION_MAX_INFLIGHT: '10',
+        EXAI_WS_QUEUE_TIMEOUT_SECS: '0',
+      }),
+    );
+    try {
+      const metric = async () =>
+        /^exai_leases_lost_total\{limit="global"\} (\d+)$/m.exec(
+          await (await fetch(`${d.httpUrl}/metrics`)).text(),
+        )?.[1];
+      expect(await metric()).toBe('0');
+      const c = await TestClient.ready(d.url, { session_id: 'loser' });
+      c.send({ op: 'call_tool', request_id: 'held', name: 'test_gate', arguments: { gate: 'lost' } });
+      await c.next((f) => f.op === 'call_tool_ack' && f.request_id === 'held');
+      // Redis forgets the daemon's permit, and another daemon's call takes the only one.
+      await admin.flushall();
+      await admin.zadd('{exai}:limit:global', Date.now() + 60_000, 'elsewhere:taken');
+      const res = await c.result('held', 10_000);
+      expect(res.error).toMatchObject({ code: 'OVER_CAPACITY', limit: 'global' });
+      expect(res.error?.message).toMatch(/permit lost/);
+      expect(await metric()).toBe('1');
+      c.close();
+    } finally {
+      await d.close();
+    }
+  }, 30_000);
+
   it('per-session keys of a killed daemon expire from Redis instead of staying forever', async () => {
     const key = 'session:killed-daemon';
     const proc = spawn(process.execPath, [join(__dirname, 'fixtures', 'redis-holder.js'), redis.url, '1', key, '1'], {

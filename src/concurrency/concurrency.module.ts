@@ -1,5 +1,6 @@
 import { Logger, Module } from '@nestjs/common';
 import { HealthModule } from '../health/health.module';
+import { MetricsService } from '../metrics/metrics.service';
 import { ProvidersModule } from '../providers/providers.module';
 import { AdaptiveConcurrencyService } from './adaptive/adaptive-concurrency.service';
 import { ProviderLimitsHealthIndicator } from './adaptive/adaptive.health';
@@ -32,9 +33,16 @@ import type { ConfigType } from '@nestjs/config';
     },
     {
       provide: LeaseLedger,
-      inject: [concurrencyConfig.KEY, ConcurrencyBackend],
-      useFactory: (config: ConfigType<typeof concurrencyConfig>, backend: ConcurrencyBackend): LeaseLedger =>
-        new LeaseLedger(backend, config.leaseGraceMs, systemClock, new Logger(LeaseLedger.name)),
+      inject: [concurrencyConfig.KEY, ConcurrencyBackend, MetricsService],
+      useFactory: (
+        config: ConfigType<typeof concurrencyConfig>,
+        backend: ConcurrencyBackend,
+        metrics: MetricsService,
+      ): LeaseLedger => {
+        const ledger = new LeaseLedger(backend, config.leaseGraceMs, systemClock, new Logger(LeaseLedger.name));
+        ledger.onLost((_lease, full) => metrics.leasesLost.inc({ limit: full.name }));
+        return ledger;
+      },
     },
     AdmissionService,
     // The core AdmissionService built, for the services that read it.

@@ -12,6 +12,7 @@ import { Lease, LeaseHolder, LeaseLogger, LimitSlot } from './lease';
 export class LeaseLedger {
   private readonly leases = new Map<string, Lease>();
   private readonly listeners: Array<(lease: Lease) => void> = [];
+  private readonly lostListeners: Array<(lease: Lease, full: LimitSlot) => void> = [];
   /** Ids whose admission or release is on its way to the backend: neither owned nor orphaned yet. */
   private readonly settling = new Set<string>();
   private releasesStarted = 0;
@@ -76,6 +77,7 @@ export class LeaseLedger {
     );
     lease.holder.abort(new LeaseLostError(full.name));
     this.remove(lease);
+    for (const listener of this.lostListeners) listener(lease, full);
   }
 
   /** Counts releases as they start (before the backend has the permit back), for the admission pump. */
@@ -85,6 +87,11 @@ export class LeaseLedger {
 
   onRelease(listener: (lease: Lease) => void): void {
     this.listeners.push(listener);
+  }
+
+  /** A permit the backend lost and could not take back; its call has been aborted. */
+  onLost(listener: (lease: Lease, full: LimitSlot) => void): void {
+    this.lostListeners.push(listener);
   }
 
   all(): Lease[] {

@@ -42,6 +42,12 @@ export class MetricsService {
     labelNames: ['outcome'],
     registers: [this.registry],
   });
+  readonly leasesLost = new Counter({
+    name: 'exai_leases_lost_total',
+    help: 'Permits the shared limiter lost (Redis came back empty) and could not take back, by the full limit; each call was aborted',
+    labelNames: ['limit'],
+    registers: [this.registry],
+  });
   readonly leasesReclaimed = new Counter({
     name: 'exai_leases_reclaimed_total',
     help: 'Leases reclaimed by the leak audit; should stay 0',
@@ -136,6 +142,7 @@ export class MetricsService {
     // Present from the start: a reclaim counter that only appears after the
     // first leak cannot be alerted on with a simple "> 0".
     for (const reason of ['expired', 'orphaned', 'drift']) this.leasesReclaimed.inc({ reason }, 0);
+    for (const limit of ['global', 'session']) this.leasesLost.inc({ limit }, 0);
   }
 
   /** Registers a callback that refreshes gauges right before each scrape. */
