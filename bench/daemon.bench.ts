@@ -34,9 +34,9 @@ const isResult = (m: string) => m.includes('"call_tool_res"');
  * No-op call_tool round trips next to raw ws echoes, one of each in turn
  * (which goes first alternates), over several rounds so noise hits both alike.
  */
-async function roundTrips(daemonUrl: string, echoUrl: string, targets: Targets): Promise<void> {
+async function roundTrips(daemonProcess: BenchProcess, echoUrl: string, targets: Targets): Promise<void> {
   const raw = await open(echoUrl);
-  const daemon = await helloed(daemonUrl, 'bench-rtt');
+  const daemon = await helloed(daemonProcess.url, 'bench-rtt');
   let n = 0;
   const rawOnce = async () => {
     const t0 = nowUs();
@@ -56,6 +56,7 @@ async function roundTrips(daemonUrl: string, echoUrl: string, targets: Targets):
   const daemonAll: number[] = [];
   const p50Ratios: number[] = [];
   const p99Ratios: number[] = [];
+  const cpu0 = await daemonProcess.cpuUs();
   for (let r = 0; r < RTT_ROUNDS; r++) {
     const rawRound: number[] = [];
     const daemonRound: number[] = [];
@@ -75,6 +76,9 @@ async function roundTrips(daemonUrl: string, echoUrl: string, targets: Targets):
     rawAll.push(...rawRound);
     daemonAll.push(...daemonRound);
   }
+  // Idle between its calls, the daemon runs each one from cold caches: this
+  // is well above the CPU per call under load, and what a lone call waits on.
+  const cpuPerCall = ((await daemonProcess.cpuUs()) - cpu0) / daemonAll.length;
   raw.close();
   daemon.close();
   const r = summarize(rawAll);
@@ -82,6 +86,7 @@ async function roundTrips(daemonUrl: string, echoUrl: string, targets: Targets):
   console.log(`round trip, concurrency 1, ${RTT_ROUNDS} interleaved rounds of ${RTT_PER_ROUND}:`);
   console.log(`  raw ws echo (${r.n}): p50 ${fmt(r.p50)} µs, p99 ${fmt(r.p99)} µs`);
   console.log(`  daemon call_tool, no-op tool (${d.n}): p50 ${fmt(d.p50)} µs, p99 ${fmt(d.p99)} µs`);
+  console.log(`  daemon CPU per call at concurrency 1: ${fmt(cpuPerCall)} µs`);
   console.log(
     `  per-round ratio spread: p50 ${spread(p50Ratios)}x, p99 ${spread(p99Ratios)}x (ratios below are of all samples)`,
   );
@@ -263,7 +268,7 @@ export async function daemonBench(targets: Targets): Promise<void> {
     BenchProcess.start('echo-server.main.js', {}),
   ]);
   try {
-    await roundTrips(daemon.url, echo.url, targets);
+    await roundTrips(daemon, echo.url, targets);
     await throughput(daemon, echo.url, targets);
   } finally {
     await Promise.all([daemon.stop(), echo.stop()]);
