@@ -1,6 +1,7 @@
 import { Global, MiddlewareConsumer, Module, NestModule } from '@nestjs/common';
 import { HttpAccessService } from './http-access.service';
 import { HttpHostMiddleware } from './http-host.middleware';
+import { HttpRequestLogMiddleware } from './http-request-log.middleware';
 import { OperatorAuthGuard } from './operator-auth.guard';
 
 /** Global: health and metrics controllers use OperatorAuthGuard without importing this module. */
@@ -11,6 +12,7 @@ import { OperatorAuthGuard } from './operator-auth.guard';
 })
 export class HttpModule implements NestModule {
   configure(consumer: MiddlewareConsumer): void {
-    consumer.apply(HttpHostMiddleware).forRoutes('{*path}');
+    // The request line first, so a request the Host check refuses is logged too.
+    consumer.apply(HttpRequestLogMiddleware, HttpHostMiddleware).forRoutes('{*path}');
   }
 }

@@ -1,7 +1,6 @@
 import { Global, Module } from '@nestjs/common';
 import type { ConfigType } from '@nestjs/config';
 import { LoggerModule } from 'nestjs-pino';
-import type { IncomingMessage } from 'node:http';
 import type { Options } from 'pino-http';
 import { CallLogService } from './call-log.service';
 import { LogDestination } from './log-destination';
@@ -36,10 +35,13 @@ import { requestLogFields, responseLogFields } from './http-log.serializers';
                   },
                 }
               : undefined,
-          // Status pages poll these; logging every poll buries the useful lines.
-          autoLogging: { ignore: (req: IncomingMessage) => /^\/(health|metrics|status|favicon)/.test(req.url ?? '') },
         };
-        return { pinoHttp: destination.stream ? [options, destination.stream] : options };
+        return {
+          pinoHttp: destination.stream ? [options, destination.stream] : options,
+          // No per-request middleware: HttpRequestLogMiddleware (src/http) writes the request line.
+          // nestjs-pino's would add two child loggers and an AsyncLocalStorage context per request.
+          forRoutes: [],
+        };
       },
     }),
   ],
