@@ -34,13 +34,19 @@ describe('the per-request HTTP log line', () => {
     const failed = await chat('bad [[sim:error=403]]');
     expect(failed.status).toBe(502);
     await failed.json();
+    const models = await fetch(`${base}/v1/models?api_key=sk-querysecret-1&limit=2&%74oken=tok-querysecret-2`);
+    expect(models.status).toBe(200);
+    await models.json();
     const live = await fetch(`${base}/health/live`);
     expect(live.status).toBe(200);
     await live.text();
 
     const lines = (await stopAndReadLines(child, daemon.output)).filter((r) => String(r.msg).startsWith('request '));
-    expect(lines.map((r) => r.msg)).toEqual(['request completed', 'request errored']);
-    const [completed, errored] = lines;
+    expect(lines.map((r) => r.msg)).toEqual(['request completed', 'request errored', 'request completed']);
+    const [completed, errored, listed] = lines;
+    // A credential in the query string keeps its name, not its value.
+    expect(listed.req).toMatchObject({ url: '/v1/models?api_key=[redacted]&limit=2&%74oken=[redacted]' });
+    expect(daemon.output()).not.toMatch(/querysecret/);
     expect(completed).toMatchObject({
       level: 30,
       req: { method: 'POST', url: '/v1/chat/completions', remoteAddress: '127.0.0.1' },

@@ -5,6 +5,8 @@ import type { Logger as Pino } from 'pino';
 
 /** Status pages and scrapers poll these; a line for every poll would bury the useful ones. */
 const QUIET_PATHS = /^\/(health|metrics|status|favicon)/;
+/** Query parameters whose value is a credential by its name (`?token=` opens the status page). */
+const SECRET_PARAM = /token|key|secret|passw|auth|sig|credential/i;
 /** Request ids wrap here, as pino-http's did. */
 const MAX_REQUEST_ID = 2147483647;
 
@@ -55,7 +57,7 @@ export class HttpRequestLogMiddleware implements NestMiddleware {
       req: {
         id,
         method: req.method,
-        url: req.originalUrl ?? req.url,
+        url: loggableUrl(req.originalUrl ?? req.url ?? ''),
         remoteAddress: req.socket?.remoteAddress,
       },
       res: { statusCode: res.statusCode },
@@ -72,5 +74,33 @@ export class HttpRequestLogMiddleware implements NestMiddleware {
       fields,
       !req.readableAborted && res.writableEnded ? 'request completed' : 'request aborted',
     );
+  }
+}
+
+/**
+ * The URL as logged: a query parameter named like a credential keeps its name
+ * and loses its value, since a browser or script that puts a token in the URL
+ * must not find it in the log.
+ */
+export function loggableUrl(url: string): string {
+  const q = url.indexOf('?');
+  if (q < 0) return url;
+  const params = url
+    .slice(q + 1)
+    .split('&')
+    .map((pair) => {
+      const eq = pair.indexOf('=');
+      if (eq < 0) return pair;
+      const name = pair.slice(0, eq);
+      return SECRET_PARAM.test(safeDecode(name)) ? `${name}=[redacted]` : pair;
+    });
+  return `${url.slice(0, q)}?${params.join('&')}`;
+}
+
+function safeDecode(s: string): string {
+  try {
+    return decodeURIComponent(s.replace(/\+/g, ' '));
+  } catch {
+    return s;
   }
 }
