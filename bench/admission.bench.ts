@@ -19,10 +19,12 @@ function benchHolder(): LeaseHolder {
 
 /**
  * Microseconds of each uncontended acquire + release, after a warm-up.
- * `yieldEvery` lets pending callbacks (a Redis ZREM) run between samples.
+ * `yieldEvery` lets pending callbacks (a Redis ZREM) run between samples;
+ * `between` runs before each measured sample, outside its time, so a
+ * reference figure can be taken interleaved with it.
  */
 export async function acquireReleaseSamples(
-  runs: { warmup: number; measured: number; yieldEvery: number },
+  runs: { warmup: number; measured: number; yieldEvery: number; between?: () => Promise<void> },
   backend?: ConcurrencyBackend,
 ): Promise<number[]> {
   const { core } = concurrencyKit({ EXAI_WS_QUEUE_TIMEOUT_SECS: '30' }, backend);
@@ -32,6 +34,7 @@ export async function acquireReleaseSamples(
   await new Promise((r) => setImmediate(r));
   const samples: number[] = [];
   for (let i = 0; i < runs.measured; i++) {
+    if (runs.between) await runs.between();
     const t0 = nowUs();
     const lease = await core.acquire(holder, { signal });
     lease.release();
