@@ -1,12 +1,15 @@
 import { Injectable } from '@nestjs/common';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { FoldedCounter, FoldedHistogram } from './folded-metrics';
 
 type Collector = () => Promise<void> | void;
 
 /**
  * Every Prometheus metric of the daemon, on a registry owned by this provider
  * (not prom-client's global one), so two daemons in one process never share
- * counters. Labels are bounded: no session or request ids.
+ * counters. Labels are bounded: no session or request ids. The metrics every
+ * call touches (admissions, queue wait, calls, call duration) are folded:
+ * a call adds to plain tallies, and prom-client reads them at scrape time.
  */
 @Injectable()
 export class MetricsService {
@@ -30,13 +33,13 @@ export class MetricsService {
     help: 'Calls waiting for admission',
     registers: [this.registry],
   });
-  readonly queueWait = new Histogram({
+  readonly queueWait = new FoldedHistogram({
     name: 'exai_queue_wait_seconds',
     help: 'Time from arrival to admission',
     buckets: [0.001, 0.01, 0.05, 0.1, 0.5, 1, 2, 5, 10, 30, 60],
     registers: [this.registry],
   });
-  readonly admissions = new Counter({
+  readonly admissions = new FoldedCounter({
     name: 'exai_admissions_total',
     help: 'Admission outcomes: admitted, queued, rejected, timeout, cancelled',
     labelNames: ['outcome'],
@@ -54,13 +57,13 @@ export class MetricsService {
     labelNames: ['reason'],
     registers: [this.registry],
   });
-  readonly calls = new Counter({
+  readonly calls = new FoldedCounter({
     name: 'exai_calls_total',
     help: 'Finished calls by tool and outcome',
     labelNames: ['tool', 'outcome'],
     registers: [this.registry],
   });
-  readonly callDuration = new Histogram({
+  readonly callDuration = new FoldedHistogram({
     name: 'exai_call_duration_seconds',
     help: 'Call duration from admission to its end',
     labelNames: ['tool'],
