@@ -9,6 +9,7 @@ import { Logger } from 'nestjs-pino';
 import { AppModule } from './app.module';
 import type { AllConfigType } from './app-config.type';
 import { GatewayWsAdapter } from './gateway/gateway.adapter';
+import { ExaiExpressAdapter } from './http/express-http.adapter';
 import { LogDestination } from './logging/log-destination';
 import { BootQuietLogger } from './logging/boot-quiet.logger';
 
@@ -78,7 +79,8 @@ function banner(httpBase: string, wsUrl: string, tokenSet: boolean): string {
 
 /** Creates, configures and starts a daemon; resolves once it listens. */
 export async function startDaemon(options: StartOptions = {}): Promise<INestApplication> {
-  const app = await NestFactory.create(await AppModule.forRoot({ extensions: options.extensions }), {
+  const root = await AppModule.forRoot({ extensions: options.extensions });
+  const app = await NestFactory.create(root, new ExaiExpressAdapter(), {
     bufferLogs: true,
     // Rethrow startup failures (a tool with a bad schema, a port in use) so
     // main() reports them and exits 1, instead of Nest calling process.abort().

@@ -2,6 +2,7 @@ import type { DynamicModule, INestApplication, Type } from '@nestjs/common';
 import { Test, TestingModuleBuilder } from '@nestjs/testing';
 import { AppModule } from '../../src/app.module';
 import { configureApp } from '../../src/app.setup';
+import { ExaiExpressAdapter } from '../../src/http/express-http.adapter';
 import { TestToolsModule, TestToolsProbe } from './test-tools.module';
 
 export interface TestDaemon {
@@ -46,7 +47,7 @@ export async function startTestDaemon(
     let builder = Test.createTestingModule({ imports: [root] });
     if (options.override) builder = options.override(builder);
     const moduleRef = await builder.compile();
-    app = moduleRef.createNestApplication({ bufferLogs: true, abortOnError: false });
+    app = moduleRef.createNestApplication(new ExaiExpressAdapter(), { bufferLogs: true, abortOnError: false });
     configureApp(app);
     await app.listen(options.port ?? 0, '127.0.0.1');
   } finally {
