@@ -46,6 +46,22 @@ class AcmeLlmProvider extends OpenAiCompatibleLlmProvider {
 @Module({ imports: [ProvidersModule], providers: [AcmeLlmProvider] })
 class AcmeModule {}
 
+/** Ids a team might pick that no `EXAI_WS_<ID>_MAX_INFLIGHT` could configure, or that clash. */
+@Injectable()
+class AcmeEuLlmProvider extends AcmeLlmProvider {
+  override readonly id = 'acme-eu';
+}
+@Injectable()
+class AcmeGlobalLlmProvider extends AcmeLlmProvider {
+  override readonly id = 'GLOBAL';
+}
+@Injectable()
+class AcmeAsGlmLlmProvider extends AcmeLlmProvider {
+  override readonly id = 'GLM';
+}
+@Module({ imports: [ProvidersModule], providers: [AcmeEuLlmProvider, AcmeGlobalLlmProvider, AcmeAsGlmLlmProvider] })
+class BadIdsModule {}
+
 describe('an OpenAI-compatible extension provider', () => {
   const acme = new ProviderSimulator({ speed: 0 });
   let daemon: TestDaemon | undefined;
@@ -84,5 +100,15 @@ describe('an OpenAI-compatible extension provider', () => {
     // The model is the one the API says it ran.
     expect(out.metadata).toMatchObject({ provider: 'ACME', model: 'glm-4.5-flash' });
     expect(acme.requests.filter((r) => r.path.endsWith('/chat/completions'))).toHaveLength(1);
+  });
+
+  it('an id no limit variable can name, a reserved one, or one already taken stops the boot, naming each', async () => {
+    const boot = startTestDaemon({ EXAI_PROVIDERS_MODE: 'simulated' }, { extensions: [BadIdsModule] });
+    await expect(boot).rejects.toThrow(
+      'Invalid configuration:\n' +
+        '  - provider id "acme-eu" (AcmeEuLlmProvider): an id is upper-case letters and digits, so that EXAI_WS_<ID>_MAX_INFLIGHT can name it\n' +
+        '  - provider id GLOBAL (AcmeGlobalLlmProvider) is reserved: EXAI_WS_GLOBAL_MAX_INFLIGHT is the global limit\n' +
+        '  - provider id GLM is taken by AcmeAsGlmLlmProvider and GlmLlmProvider: each provider needs its own',
+    );
   });
 });

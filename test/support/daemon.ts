@@ -49,7 +49,12 @@ export async function startTestDaemon(
     const moduleRef = await builder.compile();
     app = moduleRef.createNestApplication(new ExaiExpressAdapter(), { bufferLogs: true, abortOnError: false });
     configureApp(app);
-    await app.listen(options.port ?? 0, '127.0.0.1');
+    // A boot that fails part way (a bootstrap check) has started timers and
+    // servers: close them, or the test process never exits.
+    await app.listen(options.port ?? 0, '127.0.0.1').catch(async (err: unknown) => {
+      await app.close().catch(() => undefined);
+      throw err;
+    });
   } finally {
     for (const [k, v] of saved) {
       if (v === undefined) delete process.env[k];
