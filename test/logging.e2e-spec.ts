@@ -62,6 +62,28 @@ describe('structured logs of a real daemon process', () => {
     });
     for (const secret of [TOKEN, GLM_KEY, KIMI_KEY]) expect(out).not.toContain(secret);
 
+    // Every connection writes these two lines, straight to pino (see CallLogService): the same
+    // fields as through Nest's logger, in the same order (msg first, which greps rely on).
+    const connected = records.find((r) => r.msg === 'Client connected' && r.session_id === 'log-session')!;
+    const connectionId = connected.connection_id;
+    expect(connectionId).toMatch(/^[0-9a-f-]{36}$/);
+    expect(Object.entries(connected).slice(4)).toEqual([
+      ['context', 'HandshakeService'],
+      ['msg', 'Client connected'],
+      ['session_id', 'log-session'],
+      ['connection_id', connectionId],
+      ['ip', '127.0.0.1'],
+    ]);
+    const disconnected = records.find((r) => r.msg === 'Client disconnected' && r.connection_id === connectionId)!;
+    expect(Object.entries(disconnected).slice(4)).toEqual([
+      ['context', 'ToolCallsGateway'],
+      ['msg', 'Client disconnected'],
+      ['session_id', 'log-session'],
+      ['connection_id', connectionId],
+    ]);
+    expect(Object.keys(connected).slice(0, 4)).toEqual(['level', 'time', 'pid', 'hostname']);
+    expect(connected.level).toBe(30);
+
     // The listening line names the address actually bound; the banner says where to go next.
     expect(records.find((r) => String(r.msg).startsWith('EXAI Gateway listening on'))?.msg).toMatch(
       /^EXAI Gateway listening on ws:\/\/127\.0\.0\.1:(\d+)\/ \(bound 127\.0\.0\.1:\1\)$/,

@@ -1,4 +1,4 @@
-import { Injectable, Logger } from '@nestjs/common';
+import { Injectable } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import type { ClientConnection } from './client-connection';
 import { SESSION_ID_PATTERN } from '../common/session-id';
@@ -9,6 +9,7 @@ import { HelloBackoffService } from './hello-backoff.service';
 import { RefusalLogService, RefusalReason } from './refusal-log.service';
 import type { HelloFrame } from './dto/client-frames';
 import type { ParsedFrame } from './ws-message.parser';
+import { CallLogService } from '../logging/call-log.service';
 
 /**
  * Runs the hello handshake. It is synchronous on purpose: the adapter calls it
@@ -17,14 +18,18 @@ import type { ParsedFrame } from './ws-message.parser';
  */
 @Injectable()
 export class HandshakeService {
-  private readonly logger = new Logger(HandshakeService.name);
+  /** Every connection writes this line: it skips redaction (see CallLogService), the bulk of a line's cost. */
+  private readonly connected: (fields: { session_id: string; connection_id: string; ip: string }) => void;
 
   constructor(
     private readonly connections: ConnectionsService,
     private readonly auth: GatewayAuthService,
     private readonly backoff: HelloBackoffService,
     private readonly refusals: RefusalLogService,
-  ) {}
+    lines: CallLogService,
+  ) {
+    this.connected = lines.line(HandshakeService.name, 'Client connected');
+  }
 
   handleFirstFrame(conn: ClientConnection, frame: ParsedFrame): void {
     if (frame.event === INVALID_FRAME_EVENT && (frame.data.reason === 'invalid_json' || frame.data.op === 'hello')) {
@@ -42,7 +47,7 @@ export class HandshakeService {
     this.backoff.succeeded(conn.ip);
     this.connections.joinSession(conn, sessionId);
     conn.send({ op: 'hello_ack', ok: true, session_id: sessionId });
-    this.logger.log({ msg: 'Client connected', session_id: sessionId, connection_id: conn.id, ip: conn.ip });
+    this.connected({ session_id: sessionId, connection_id: conn.id, ip: conn.ip });
   }
 
   onHelloTimeout(conn: ClientConnection): void {

@@ -1,4 +1,4 @@
-import { Logger, UseFilters, UseInterceptors } from '@nestjs/common';
+import { UseFilters, UseInterceptors } from '@nestjs/common';
 import {
   ConnectedSocket,
   MessageBody,
@@ -37,6 +37,7 @@ import { HandshakeService } from './handshake.service';
 import { CallLifecycleInterceptor } from './call-lifecycle.interceptor';
 import { CallPlan, CallPlanner } from './call-planner';
 import { CallRegistry } from './call-registry';
+import { CallLogService } from '../logging/call-log.service';
 
 /**
  * The EXAI protocol's handlers. Parsing, the hello and the rate limit happen
@@ -47,7 +48,8 @@ import { CallRegistry } from './call-registry';
 @UseInterceptors(CallLifecycleInterceptor)
 @UseFilters(GatewayExceptionFilter)
 export class ToolCallsGateway implements OnGatewayConnection, OnGatewayDisconnect {
-  private readonly logger = new Logger(ToolCallsGateway.name);
+  /** Every connection writes this line: it skips redaction (see CallLogService), the bulk of a line's cost. */
+  private readonly disconnected: (fields: { session_id: string; connection_id: string }) => void;
 
   constructor(
     private readonly connections: ConnectionsService,
@@ -58,7 +60,10 @@ export class ToolCallsGateway implements OnGatewayConnection, OnGatewayDisconnec
     private readonly calls: CallRegistry,
     private readonly status: GatewayStatusService,
     private readonly metrics: MetricsService,
-  ) {}
+    lines: CallLogService,
+  ) {
+    this.disconnected = lines.line(ToolCallsGateway.name, 'Client disconnected');
+  }
 
   handleConnection(socket: WebSocket, request?: IncomingMessage): void {
     this.connections.open(socket, request, (conn) => this.handshake.onHelloTimeout(conn));
@@ -68,7 +73,7 @@ export class ToolCallsGateway implements OnGatewayConnection, OnGatewayDisconnec
     const conn = this.connections.close(socket);
     if (conn) this.calls.forget(conn);
     if (conn?.sessionId) {
-      this.logger.log({ msg: 'Client disconnected', session_id: conn.sessionId, connection_id: conn.id });
+      this.disconnected({ session_id: conn.sessionId, connection_id: conn.id });
     }
   }
 

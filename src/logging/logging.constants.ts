@@ -14,4 +14,7 @@ export const REDACTED_PATHS = [
   '*.authorization',
   '*.*.apiKey',
   '*.*.token',
-];
+] as const;
+
+/** The top-level keys among REDACTED_PATHS: a line of scalar fields can meet redaction only through one of these. */
+export type RedactedKey = Exclude<(typeof REDACTED_PATHS)[number], `${string}.${string}`>;

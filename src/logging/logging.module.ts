@@ -21,7 +21,7 @@ import { requestLogFields, responseLogFields } from './http-log.serializers';
       useFactory: (config: ConfigType<typeof loggingConfig>, destination: LogDestination) => {
         const options: Options = {
           level: config.level,
-          redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
+          redact: { paths: [...REDACTED_PATHS], censor: '[redacted]' },
           serializers: { req: requestLogFields, res: responseLogFields },
           transport:
             config.format === 'pretty'
