@@ -1,7 +1,7 @@
 import { fork, ChildProcess } from 'node:child_process';
 import { openSync } from 'node:fs';
 import { join } from 'node:path';
-import { getHeapSpaceStatistics } from 'node:v8';
+import { getHeapSpaceStatistics, getHeapStatistics } from 'node:v8';
 
 /** What a bench child process answers on its IPC channel. */
 export interface ChildReply {
@@ -9,6 +9,7 @@ export interface ChildReply {
   rss?: number;
   heapUsed?: number;
   youngGen?: number;
+  heapResident?: number;
   cpuUs?: number;
 }
 
@@ -43,11 +44,19 @@ export class BenchProcess {
     return new BenchProcess(child, url);
   }
 
-  /** RSS, heap used and the young generation's resident pages after two full GCs in the child, in bytes. */
-  memory(): Promise<{ rss: number; heapUsed: number; youngGen: number }> {
+  /**
+   * RSS, heap used, the young generation's resident pages and all of V8's
+   * heap spaces' resident pages, after two full GCs in the child, in bytes.
+   */
+  memory(): Promise<{ rss: number; heapUsed: number; youngGen: number; heapResident: number }> {
     return new Promise((resolve) => {
       this.child.once('message', (msg: ChildReply) =>
-        resolve({ rss: msg.rss ?? 0, heapUsed: msg.heapUsed ?? 0, youngGen: msg.youngGen ?? 0 }),
+        resolve({
+          rss: msg.rss ?? 0,
+          heapUsed: msg.heapUsed ?? 0,
+          youngGen: msg.youngGen ?? 0,
+          heapResident: msg.heapResident ?? 0,
+        }),
       );
       this.child.send('memory');
     });
@@ -81,7 +90,7 @@ export function serveBenchChild(url: string, close: () => Promise<void>): void {
       gc?.();
       const { rss, heapUsed } = process.memoryUsage();
       const youngGen = getHeapSpaceStatistics().find((s) => s.space_name === 'new_space')?.physical_space_size;
-      process.send?.({ rss, heapUsed, youngGen });
+      process.send?.({ rss, heapUsed, youngGen, heapResident: getHeapStatistics().total_physical_size });
     } else if (msg === 'cpu') {
       const { user, system } = process.cpuUsage();
       process.send?.({ cpuUs: user + system });

@@ -204,11 +204,15 @@ async function throughput(daemon: BenchProcess, echoUrl: string, targets: Target
 /**
  * RSS of a fresh daemon before and after 2,000 connections that said hello
  * and then sit idle, each measured after two full GCs in the daemon; then
- * 2,000 more. The target is the first figure. The young generation's resident
- * pages are printed beside it: V8 grows that space once, up to its maximum,
- * under any allocation burst (Node 24's maximum is twice Node 20's), so part
- * of a fresh daemon's RSS delta belongs to no connection. The second 2,000
- * land on a daemon past that growth and show what each connection holds.
+ * 2,000 more. The target is the first figure, printed unchanged. Beside it,
+ * where that RSS went: V8's young generation reaches its working size during
+ * start-up (twice Node 20's on Node 24), but a fresh Node 24 daemon has
+ * touched only part of it; the rest becomes resident, once and for good
+ * (~10 MiB), when some 40 MB more has been allocated,
+ * whatever allocates it (a connect and hello allocate about 24 KB, a no-op
+ * call about 50 KB). So part of a fresh daemon's RSS delta belongs to no
+ * connection. The second 2,000 land on a daemon past that and show what each
+ * connection holds.
  */
 async function idleMemory(targets: Targets): Promise<void> {
   const daemon = await BenchProcess.start('noop-daemon.main.js', DAEMON_ENV);
@@ -238,6 +242,16 @@ async function idleMemory(targets: Targets): Promise<void> {
       `idle connections (${IDLE_CONNECTIONS} after hello, fresh daemon): RSS ${mib(before.rss)} → ${mib(after.rss)} MiB, ` +
         `heap ${mib(before.heapUsed)} → ${mib(after.heapUsed)} MiB (heap ${each(before.heapUsed, after.heapUsed)} KB each), ` +
         `young generation ${mib(before.youngGen)} → ${mib(after.youngGen)} MiB resident`,
+    );
+    // The target's RSS delta, split: pages V8 touched in its young generation (once per
+    // process, see above), the rest of its heap, and what lies outside V8's heap (each
+    // socket's native state, and memory malloc keeps after the JIT's compiler threads).
+    const young = after.youngGen - before.youngGen;
+    const heapRest = after.heapResident - before.heapResident - young;
+    const outside = after.rss - before.rss - (after.heapResident - before.heapResident);
+    console.log(
+      `  that RSS (the target's figure), KB each: young generation ${each(0, young)}, rest of V8's heap ${each(0, heapRest)}, ` +
+        `outside V8's heap (native socket state, malloc) ${each(0, outside)}`,
     );
     console.log(
       `  ${IDLE_CONNECTIONS} more: RSS ${each(after.rss, more.rss)} KB each, heap ${each(after.heapUsed, more.heapUsed)} KB each, ` +
