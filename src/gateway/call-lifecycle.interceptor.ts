@@ -1,5 +1,6 @@
 import { CallHandler, ExecutionContext, Injectable, NestInterceptor } from '@nestjs/common';
-import { Observable, switchMap } from 'rxjs';
+import { Observable, Subscription } from 'rxjs';
+import type { OutFrame } from './call-frames';
 import { CallLifecycle } from './call-lifecycle';
 import type { CallPlan } from './call-planner';
 
@@ -11,13 +12,42 @@ import type { CallPlan } from './call-planner';
  */
 @Injectable()
 export class CallLifecycleInterceptor implements NestInterceptor {
-  /** Built once: the same operator serves every call. */
-  private readonly runPlan = switchMap((plan: CallPlan) => this.lifecycle.call$(plan));
-
   constructor(private readonly lifecycle: CallLifecycle) {}
 
   intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
     if (context.getType() !== 'ws' || context.switchToWs().getPattern() !== 'call_tool') return next.handle();
-    return (next.handle() as Observable<CallPlan>).pipe(this.runPlan);
+    return this.framesOf(next.handle() as Observable<CallPlan>);
+  }
+
+  /**
+   * The frames of the call the handler planned: what `switchMap` to
+   * `call$` would give for the handler's one plan, by hand, since every
+   * call builds it (its operator subscribers were part of the rxjs share of
+   * a no-op call's profile). The reply ends with the call's frames; an error
+   * from the handler or the call reaches the exception filter as before.
+   */
+  private framesOf(plans: Observable<CallPlan>): Observable<OutFrame> {
+    return new Observable<OutFrame>((subscriber) => {
+      let frames: Subscription | undefined;
+      const planned = plans.subscribe({
+        next: (plan) => {
+          frames?.unsubscribe();
+          frames = this.lifecycle.call$(plan).subscribe({
+            next: (frame) => subscriber.next(frame),
+            error: (err: unknown) => subscriber.error(err),
+            complete: () => subscriber.complete(),
+          });
+        },
+        error: (err: unknown) => subscriber.error(err),
+        // A handler always answers with a plan; without one there is nothing to wait for.
+        complete: () => {
+          if (!frames) subscriber.complete();
+        },
+      });
+      return () => {
+        planned.unsubscribe();
+        frames?.unsubscribe();
+      };
+    });
   }
 }

@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { ConfigType } from '@nestjs/config';
-import { Observable, of, ReplaySubject, share, Subscriber, throwError } from 'rxjs';
+import { Observable, of, throwError } from 'rxjs';
 import { ActivityService } from '../activity/activity.service';
 import { abortError, CallCancelledError, CallTimeoutError, outcomeOf } from '../common/call.errors';
 import { AdmissionService } from '../concurrency/admission.service';
@@ -15,20 +15,8 @@ import { CallRegistry } from './call-registry';
 import { ConnectionsService } from './connections.service';
 import { gatewayConfig } from './gateway.config';
 import { ResultCacheService } from './result-cache.service';
+import { RunSink, SharedRun } from './shared-run';
 import type { CallParticipant, ExecutionEvent, ToolExecution } from './tool-execution';
-
-/**
- * One run, shared by every caller attached to it. ReplaySubject(1): a caller
- * that attaches between the result and the completion still receives the
- * result. Reset on ref-count zero: when the last caller leaves, the run is
- * unsubscribed and so aborted and released.
- */
-const SHARED_RUN = {
-  connector: () => new ReplaySubject<ExecutionEvent>(1),
-  resetOnError: false,
-  resetOnComplete: false,
-  resetOnRefCountZero: true,
-} as const;
 
 /**
  * The life of a `call_tool`, in order:
@@ -86,16 +74,18 @@ export class CallLifecycle {
 
   /**
    * Admission, the tool under its deadline and signal, release: cold until
-   * the first caller attends. One hand-written observable rather than an
-   * operator chain: every call builds it, and the chain's subscribers were a
-   * tenth of a no-op call's cost (bench profile). In order: the run fails at
+   * the first caller attends, shared by every caller attached to it
+   * (SharedRun: a late joiner still hears the result; the run stops when the
+   * last caller leaves). Hand-written rather than an operator chain and a
+   * subject: every call builds it, and their subscribers were a tenth of a
+   * no-op call's cost (bench profile). In order: the run fails at
    * once when its signal fires (even if the tool ignores it); queued notes
    * while it waits for its lease; the deadline starts at admission; and on
    * the way out, whatever the reason, the deadline is cleared, the lease goes
    * back once the tool has settled, and the run ends (`end`).
    */
-  private run$(execution: ToolExecution): Observable<ExecutionEvent> {
-    return new Observable<ExecutionEvent>((subscriber) => {
+  private run$(execution: ToolExecution): SharedRun<ExecutionEvent> {
+    return new SharedRun<ExecutionEvent>((subscriber) => {
       const { signal } = execution;
       let outcome = 'abandoned';
       let lease: Lease | undefined;
@@ -145,13 +135,13 @@ export class CallLifecycle {
           .then(admitted, fail);
       }
       return teardown;
-    }).pipe(share(SHARED_RUN));
+    });
   }
 
   /** The tool's progress, then its result, which ends the run. */
   private runTool(
     execution: ToolExecution,
-    subscriber: Subscriber<ExecutionEvent>,
+    subscriber: RunSink<ExecutionEvent>,
     fail: (err: unknown) => void,
     succeeded: () => void,
   ): void {
@@ -203,7 +193,7 @@ export class CallLifecycle {
       /** The result, while its replay is being stored; the run's end waits for it. */
       let storing: Promise<void> | undefined;
       let runEnded = false;
-      const events = execution.events$.subscribe({
+      const detach = execution.events.attach({
         next: (ev) => {
           if (joined && ev.kind !== 'result') return;
           const frame = this.frames.frameFor(ev, participant);
@@ -224,7 +214,7 @@ export class CallLifecycle {
         },
       });
       return () => {
-        events.unsubscribe();
+        detach();
         stop();
       };
     });

@@ -1,10 +1,10 @@
-import type { Observable } from 'rxjs';
 import { AbortSource, CallEnd } from '../common/call-end';
 import type { LeasedWork } from '../concurrency/lease-release';
 import type { RegisteredTool } from '../tools/tool-registry.service';
 import type { PreparedCall, ProgressLevel, ToolContext, ToolResult } from '../tools/tool.types';
 import type { ClientConnection } from './client-connection';
 import type { TextOutput } from './dto/server-frames';
+import type { SharedRun } from './shared-run';
 
 /** What a running execution reports to everyone attached to it. */
 export type ExecutionEvent =
@@ -98,7 +98,7 @@ export class ToolExecution implements LeasedWork {
   readonly participants = new Set<CallParticipant>();
   readonly whenSettled: Promise<void>;
   private readonly end = new CallEnd();
-  private shared?: Observable<ExecutionEvent>;
+  private shared?: SharedRun<ExecutionEvent>;
   private startedAtMs = 0;
   private toolStarted = false;
   private toolSettled = false;
@@ -146,7 +146,7 @@ export class ToolExecution implements LeasedWork {
   }
 
   /** The run's events, shared by every participant. */
-  get events$(): Observable<ExecutionEvent> {
+  get events(): SharedRun<ExecutionEvent> {
     if (!this.shared) throw new Error(`execution of ${this.plan.origin.requestId} has no run`);
     return this.shared;
   }
@@ -156,8 +156,8 @@ export class ToolExecution implements LeasedWork {
   }
 
   /** Set once, by the lifecycle, before anyone can join. */
-  share(run$: Observable<ExecutionEvent>): void {
-    this.shared = run$;
+  share(run: SharedRun<ExecutionEvent>): void {
+    this.shared = run;
   }
 
   /** Admitted at `at`: the deadline runs from here. */
