@@ -53,4 +53,15 @@ describe('ActivityService', () => {
       ).toEqual(scope === 'session' ? ['r3'] : ['r2', 'r3']);
     }
   });
+
+  it('writes each line as tool, outcome, provider and model when known, duration, admission and ids', () => {
+    const ring = make(10, 1_000_000);
+    const at = Date.UTC(2026, 11, 2, 3, 4, 5, 67);
+    ring.record({ ...event(1), provider: 'GLM', model: 'glm-4.6', admitted: false, duration_ms: 0 }, at);
+    ring.record({ ...event(2), outcome: 'CANCELLED', duration_ms: 12 }, at);
+    expect(ring.recent({ sessionId: 's1', limit: 10 }).map((e) => e.line)).toEqual([
+      '2026-12-02T03:04:05.067Z tool=chat outcome=success provider=GLM model=glm-4.6 duration_ms=0 admitted=false request_id=r1 session=s1',
+      '2026-12-02T03:04:05.067Z tool=chat outcome=CANCELLED duration_ms=12 admitted=true request_id=r2 session=s1',
+    ]);
+  });
 });

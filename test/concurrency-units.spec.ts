@@ -73,6 +73,25 @@ describe('LeaseLedger', () => {
     expect([...(await ledger.counts()).values()]).toEqual([]);
     expect(ledger.size).toBe(0);
   });
+  it('gives every lease its own id, across ledgers sharing one backend', async () => {
+    // Two daemons' ledgers on one shared limiter: an id charged twice would
+    // let one daemon's release free the other's permit.
+    const backend = new MemoryConcurrencyBackend();
+    const kits = [concurrencyKit({}, backend), concurrencyKit({}, backend)];
+    const ids = new Set<string>();
+    for (let round = 0; round < 20; round++) {
+      for (const { ledger, core } of kits) {
+        const h = holder(`s${round}`);
+        const lease = (await ledger.tryAcquire(h, core.slotsFor(h))) as Lease;
+        expect(lease).toBeInstanceOf(Lease);
+        ids.add(lease.id);
+        lease.release();
+      }
+    }
+    expect(ids.size).toBe(40);
+    await settle();
+    expect([...(await backend.counts()).values()]).toEqual([]);
+  });
 });
 
 describe('ConcurrencyCore: admission', () => {

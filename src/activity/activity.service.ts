@@ -88,17 +88,12 @@ export class ActivityService {
   }
 }
 
+/** One string built in one go: the ring formats a line for every call that ends. */
 function formatLine(e: ActivityEvent): string {
-  const parts = [
-    e.at,
-    `tool=${e.tool}`,
-    `outcome=${e.outcome}`,
-    e.provider ? `provider=${e.provider}` : '',
-    e.model ? `model=${e.model}` : '',
-    `duration_ms=${e.duration_ms}`,
-    `admitted=${e.admitted}`,
-    `request_id=${e.request_id}`,
-    `session=${e.session_id}`,
-  ];
-  return parts.filter((p) => p !== '').join(' ');
+  const provider = e.provider ? ` provider=${e.provider}` : '';
+  const model = e.model ? ` model=${e.model}` : '';
+  return (
+    `${e.at} tool=${e.tool} outcome=${e.outcome}${provider}${model} duration_ms=${e.duration_ms} ` +
+    `admitted=${e.admitted} request_id=${e.request_id} session=${e.session_id}`
+  );
 }

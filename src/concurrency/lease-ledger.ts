@@ -16,6 +16,13 @@ export class LeaseLedger {
   /** Ids whose admission or release is on its way to the backend: neither owned nor orphaned yet. */
   private readonly settling = new Set<string>();
   private releasesStarted = 0;
+  /**
+   * Lease ids: this ledger's random prefix and a counter. Unique across
+   * ledgers and daemons like a UUID each, without formatting 16 random bytes
+   * per admission (randomUUID was about 2% of a no-op call's CPU).
+   */
+  private readonly idPrefix = `${randomUUID()}-`;
+  private issued = 0;
 
   constructor(
     readonly backend: ConcurrencyBackend,
@@ -29,7 +36,7 @@ export class LeaseLedger {
   /** Charges every slot or none; on success the lease is live in the ledger. */
   async tryAcquire(holder: LeaseHolder, slots: readonly LimitSlot[]): Promise<Lease | AdmitResult> {
     const now = this.clock.now();
-    const id = randomUUID();
+    const id = `${this.idPrefix}${(++this.issued).toString(36)}`;
     this.settling.add(id);
     let result: AdmitResult;
     try {
