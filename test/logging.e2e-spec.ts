@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { startDaemonProcess } from './support/daemon-process';
 import { waitFor } from './support/wait';
@@ -126,6 +127,28 @@ describe('structured logs of a real daemon process', () => {
     c.close();
     const all = jsonLines(await stopAndRead(child, daemon.output)).filter((r) => r.msg === 'Call ended');
     expect(all.map((r) => r.request_id)).toEqual([...Array.from({ length: 40 }, (_, i) => `g${i}`), 'last']);
+  });
+
+  it('writes the lines still gathered when the process exits without a shutdown, as a crash does', async () => {
+    const daemon = await startDaemonProcess(
+      {
+        EXAI_WS_TOKEN: '',
+        LOG_LEVEL: 'info',
+        LOG_FORMAT: 'json',
+        LOG_FLUSH_MS: '10000',
+        NODE_OPTIONS: `--require ${join(__dirname, 'fixtures', 'exit-on-sigusr2.js')}`,
+      },
+      8_000,
+    );
+    child = daemon.child;
+    const c = await TestClient.ready(daemon.url, { session_id: 'crash' });
+    c.send({ op: 'call_tool', request_id: 'before-exit', name: 'version' });
+    await c.result('before-exit');
+    const exited = new Promise<number | null>((resolve) => child!.once('exit', (code) => resolve(code)));
+    child.kill('SIGUSR2');
+    expect(await exited).toBe(3);
+    const ended = jsonLines(daemon.output()).filter((r) => r.msg === 'Call ended');
+    expect(ended.map((r) => r.request_id)).toEqual(['before-exit']);
   });
 
   it('logs one line per HTTP request with its method, path, status and time, and none of its headers', async () => {
