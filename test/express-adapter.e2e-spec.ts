@@ -14,7 +14,7 @@ describe('the HTTP server under Express', () => {
   it("makes each request and response with Express's prototypes already set, so Express's app.handle changes none", async () => {
     daemon = await startTestDaemon();
     const server = daemon.app.getHttpServer() as Server;
-    const express = daemon.app.getHttpAdapter().getInstance<{ request: object; response: object }>();
+    const express = daemon.app.getHttpAdapter().getInstance() as { request: object; response: object };
     const seen: Array<{ url?: string; request: boolean; response: boolean }> = [];
     // Runs before Express's own listener, which would set the prototypes itself.
     server.prependListener('request', (req: IncomingMessage, res: ServerResponse) => {

@@ -1,160 +1,268 @@
+import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { redactProviderIds } from '../src/providers/provider-redaction';
 import { CircuitBreaker } from '../src/providers/circuit-breaker';
 import { selectTimeoutSecs } from '../src/providers/provider-timeouts';
 import { TestLlmProvider } from './support/test-provider.module';
 import { UpstreamFailure } from '../src/providers/providers.errors';
 import { decideRetry, fullJitterBackoff, MIN_USEFUL_ATTEMPT_MS, retryAfterMs } from '../src/providers/retry-policy';
-import { consumeSse } from '../src/providers/sse.parser';
-import { Readable } from 'node:stream';
+import { HttpTransport, readText, TransportResponse } from '../src/providers/http-transport';
+import { consumeSse, SseDecoder } from '../src/providers/sse.parser';
+import { waitFor } from './support/wait';
 
-function streamOf(parts: string[], gapMs = 0): ReadableStream<Uint8Array> {
-  const enc = new TextEncoder();
-  let i = 0;
-  return new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      if (i >= parts.length) return controller.close();
-      if (gapMs) await new Promise((r) => setTimeout(r, gapMs));
-      controller.enqueue(enc.encode(parts[i++]));
-    },
-  });
-}
+const enc = new TextEncoder();
 
 /** A body cut into chunks at the given byte offsets, so a cut can fall inside a character. */
-function bytesCutAt(text: string, cuts: number[]): ReadableStream<Uint8Array> {
-  const bytes = new TextEncoder().encode(text);
+function bytesCutAt(text: string, cuts: number[]): Uint8Array[] {
+  const bytes = enc.encode(text);
   const bounds = [0, ...cuts, bytes.length];
-  return new ReadableStream<Uint8Array>({
-    start(controller) {
-      for (let i = 0; i + 1 < bounds.length; i++) controller.enqueue(bytes.slice(bounds[i], bounds[i + 1]));
-      controller.close();
-    },
-  });
+  return bounds.slice(1).map((end, i) => bytes.slice(bounds[i], end));
 }
 
 /** Every way of cutting `text` into two chunks at a byte offset. */
 function everyCut(text: string): number[] {
-  return Array.from({ length: new TextEncoder().encode(text).length - 1 }, (_, i) => i + 1);
+  return Array.from({ length: enc.encode(text).length - 1 }, (_, i) => i + 1);
 }
 
-/** The events' batches, as consumeSse hands them over, of a web stream read as a Node one (as undici's bodies are). */
-async function batchesOf(stream: ReadableStream<Uint8Array>, idleMs = 1000): Promise<string[][]> {
+/** The events' batches the decoder completes, one per chunk that completes any, then the body's end. */
+function batchesOf(chunks: Uint8Array[]): string[][] {
+  const decoder = new SseDecoder();
   const batches: string[][] = [];
-  await consumeSse(Readable.fromWeb(stream as never), idleMs, 'TEST', (events) => {
-    batches.push([...events]);
-    return false;
-  });
+  for (const chunk of chunks) {
+    const events = decoder.push(chunk);
+    if (events) batches.push(events);
+  }
+  const last = decoder.end();
+  if (last) batches.push(last);
   return batches;
 }
 
-async function collect(stream: ReadableStream<Uint8Array>, idleMs = 1000): Promise<string[]> {
-  return (await batchesOf(stream, idleMs)).flat();
+function collect(chunks: Uint8Array[]): string[] {
+  return batchesOf(chunks).flat();
 }
 
-describe('consumeSse', () => {
-  it('splits events on blank lines, across chunk boundaries, with CRLF, comments and no-space data', async () => {
-    const events = await collect(
-      streamOf(['data: {"a":1}\n\nda', 'ta:{"b":2}\r\n\r\n: comment\n', 'data: x\ndata: y\n\ndata: [DONE]\n\n']),
-    );
-    expect(events).toEqual(['{"a":1}', '{"b":2}', 'x\ny', '[DONE]']);
+describe('SseDecoder', () => {
+  it('splits events on blank lines, across chunk boundaries, with CRLF, comments and no-space data', () => {
+    const parts = ['data: {"a":1}\n\nda', 'ta:{"b":2}\r\n\r\n: comment\n', 'data: x\ndata: y\n\ndata: [DONE]\n\n'];
+    expect(collect(parts.map((p) => enc.encode(p)))).toEqual(['{"a":1}', '{"b":2}', 'x\ny', '[DONE]']);
   });
 
-  it('reassembles a multi-byte UTF-8 character cut between chunks, at every byte', async () => {
+  it('reassembles a multi-byte UTF-8 character cut between chunks, at every byte', () => {
     // 'é' is 2 bytes, '中' 3, '😀' 4: every cut inside any of them must decode to the same text.
     const body = 'data: {"t":"é中😀"}\n\n';
     for (const cut of everyCut(body)) {
-      expect({ cut, events: await collect(bytesCutAt(body, [cut])) }).toEqual({ cut, events: ['{"t":"é中😀"}'] });
+      expect({ cut, events: collect(bytesCutAt(body, [cut])) }).toEqual({ cut, events: ['{"t":"é中😀"}'] });
     }
     // One byte per chunk: every character arrives in pieces.
-    const oneByteEach = Array.from({ length: new TextEncoder().encode(body).length - 1 }, (_, i) => i + 1);
-    expect(await collect(bytesCutAt(body, oneByteEach))).toEqual(['{"t":"é中😀"}']);
+    expect(collect(bytesCutAt(body, everyCut(body)))).toEqual(['{"t":"é中😀"}']);
   });
 
-  it('parses the same events wherever a chunk boundary falls: inside "data:", between CR and LF, in the blank line', async () => {
+  it('parses the same events wherever a chunk boundary falls: inside "data:", between CR and LF, in the blank line', () => {
     const body = 'data: one\r\ndata:two\r\n\r\n: note\r\ndata: 3\n\ndata: [DONE]\r\n\r\n';
     const expected = ['one\ntwo', '3', '[DONE]'];
     for (const cut of everyCut(body)) {
-      expect({ cut, events: await collect(bytesCutAt(body, [cut])) }).toEqual({ cut, events: expected });
+      expect({ cut, events: collect(bytesCutAt(body, [cut])) }).toEqual({ cut, events: expected });
     }
-    const oneByteEach = Array.from({ length: body.length - 1 }, (_, i) => i + 1);
-    expect(await collect(bytesCutAt(body, oneByteEach))).toEqual(expected);
+    expect(collect(bytesCutAt(body, everyCut(body)))).toEqual(expected);
   });
 
-  it('keeps empty data, drops only one leading space, and ignores other fields', async () => {
+  it('keeps empty data, drops only one leading space, and ignores other fields', () => {
     const body = 'event: x\nid: 7\ndata:\n\ndata:  two spaces\nretry: 5\n\ndata: a\ndata\n\n';
-    expect(await collect(bytesCutAt(body, []))).toEqual(['', ' two spaces', 'a']);
+    expect(collect(bytesCutAt(body, []))).toEqual(['', ' two spaces', 'a']);
   });
 
-  it('yields a final event cut off after CR, and nothing for a body that ends inside a comment', async () => {
-    expect(await collect(bytesCutAt('data: last\r', [8]))).toEqual(['last']);
-    expect(await collect(bytesCutAt('data: 1\n\n: partial comm', [12]))).toEqual(['1']);
+  it('yields a final event cut off after CR, and nothing for a body that ends inside a comment', () => {
+    expect(collect(bytesCutAt('data: last\r', [8]))).toEqual(['last']);
+    expect(collect(bytesCutAt('data: 1\n\n: partial comm', [12]))).toEqual(['1']);
   });
 
-  it('hands over the events each read completes as one batch, an event cut by a read with the read that ends it', async () => {
-    const batches = await batchesOf(
-      streamOf(['data: 1\n\ndata: 2\n\nda', 'ta: 3\n\n', ': only a comment\n', 'data: 4']),
-    );
-    expect(batches).toEqual([['1', '2'], ['3'], ['4']]);
+  it('hands over the events each chunk completes as one batch, an event cut by a chunk with the chunk that ends it', () => {
+    const parts = ['data: 1\n\ndata: 2\n\nda', 'ta: 3\n\n', ': only a comment\n', 'data: 4'];
+    expect(batchesOf(parts.map((p) => enc.encode(p)))).toEqual([['1', '2'], ['3'], ['4']]);
   });
+});
 
-  it('yields a final event that has no trailing blank line', async () => {
-    expect(await collect(streamOf(['data: last']))).toEqual(['last']);
-  });
+/**
+ * A loopback server for the transport's tests: each request it gets waits,
+ * with its response open, for the test to write (or cut) it.
+ */
+class BodyServer {
+  private readonly server: Server;
+  private readonly waiting: Array<(r: { req: IncomingMessage; res: ServerResponse }) => void> = [];
+  private readonly arrived: Array<{ req: IncomingMessage; res: ServerResponse }> = [];
 
-  it('fails with a retryable idle failure when the stream goes quiet', async () => {
-    const quiet = new ReadableStream<Uint8Array>({
-      start(c) {
-        c.enqueue(new TextEncoder().encode('data: 1\n\n'));
-      },
+  constructor() {
+    this.server = createServer((req, res) => {
+      req.resume();
+      const exchange = { req, res };
+      const waiter = this.waiting.shift();
+      if (waiter) waiter(exchange);
+      else this.arrived.push(exchange);
     });
-    const err = await collect(quiet, 50).catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(UpstreamFailure);
-    expect(err).toMatchObject({ kind: 'idle', retryable: true });
+  }
+
+  async listen(): Promise<string> {
+    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
+    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}/chat`;
+  }
+
+  /** The next request, its SSE headers sent. */
+  async next(): Promise<{ req: IncomingMessage; res: ServerResponse }> {
+    const exchange =
+      this.arrived.shift() ??
+      (await new Promise<{ req: IncomingMessage; res: ServerResponse }>((r) => this.waiting.push(r)));
+    exchange.res.writeHead(200, { 'content-type': 'text/event-stream', 'retry-after': '7' });
+    exchange.res.flushHeaders();
+    return exchange;
+  }
+
+  close(): Promise<void> {
+    this.server.closeAllConnections();
+    return new Promise((resolve) => this.server.close(() => resolve()));
+  }
+}
+
+describe('HttpTransport and consumeSse on a real loopback server', () => {
+  let server: BodyServer;
+  let url: string;
+  let transport: HttpTransport;
+  beforeEach(async () => {
+    server = new BodyServer();
+    url = await server.listen();
+    transport = new HttpTransport();
+  });
+  afterEach(async () => {
+    transport.destroy();
+    await server.close();
   });
 
-  it('re-arms the idle limit on every chunk: a stream slower in total than the limit is not a stall', async () => {
-    // Eight gaps of 100 ms: 800 ms in all, against a 400 ms limit that no single gap comes near.
-    const parts = Array.from({ length: 8 }, (_, i) => `data: ${i}\n\n`);
-    expect(await collect(streamOf(parts, 100), 400)).toEqual(parts.map((_, i) => String(i)));
+  const post = (signal = new AbortController().signal): Promise<TransportResponse> =>
+    transport.post(url, { 'content-type': 'application/json' }, '{}', signal);
+
+  /** Resolves when the server side of the exchange sees its socket close. */
+  const socketClosed = (req: IncomingMessage): Promise<void> =>
+    new Promise((resolve) => (req.socket.destroyed ? resolve() : req.socket.once('close', () => resolve())));
+
+  it('reads a body that arrived whole before anyone read it, and reads a limited one up to its limit', async () => {
+    const responding = post();
+    const { res } = await server.next();
+    res.end('data: 1\n\ndata: [DONE]\n\n');
+    const response = await responding;
+    expect(response.status).toBe(200);
+    expect(response.headers['retry-after']).toBe('7');
+    await waitFor(() => response.body.complete, 5000, 'the whole body to arrive');
+    expect(await readText(response.body)).toBe('data: 1\n\ndata: [DONE]\n\n');
+    expect(() => response.body.read({ data() {}, end() {}, error() {} })).toThrow('read once');
+
+    const limited = post();
+    (await server.next()).res.end('0123456789');
+    expect(await readText((await limited).body, 4)).toBe('0123');
   });
 
-  it('stops at the batch whose handler returns true, and hands over nothing after it', async () => {
+  it('hands over the events of each read, and nothing after the batch whose handler returns true', async () => {
+    const response = post();
+    const { res } = await server.next();
+    res.write('data: 1\n\n');
+    const { body } = await response;
     const seen: string[][] = [];
-    await consumeSse(
-      Readable.fromWeb(streamOf(['data: 1\n\n', 'data: [DONE]\n\ndata: late\n\n', 'data: after\n\n']) as never),
-      1000,
-      'TEST',
-      (events) => {
-        seen.push([...events]);
-        return events.includes('[DONE]');
-      },
-    );
+    await consumeSse(body, 5000, 'TEST', (events) => {
+      seen.push([...events]);
+      if (events[0] === '1') res.write('data: [DONE]\n\ndata: late\n\n');
+      return events.includes('[DONE]');
+    });
+    res.end('data: after\n\n');
+    await waitFor(() => body.complete, 5000, 'the rest of the body to arrive');
     expect(seen).toEqual([['1'], ['[DONE]', 'late']]);
   });
 
-  it("fails with the handler's error, the body's error, or a premature close, and leaves no listener behind", async () => {
+  it('fails with a retryable idle failure when the stream goes quiet, and destroying the body closes its socket', async () => {
+    const response = post();
+    const { req, res } = await server.next();
+    res.write('data: 1\n\n');
+    const { body } = await response;
+    const events: string[] = [];
+    const err = await consumeSse(body, 50, 'TEST', (batch) => {
+      events.push(...batch);
+      return false;
+    }).catch((e: unknown) => e);
+    expect(events).toEqual(['1']);
+    expect(err).toBeInstanceOf(UpstreamFailure);
+    expect(err).toMatchObject({ kind: 'idle', retryable: true });
+    const closed = socketClosed(req);
+    body.destroy(new Error('attempt ended'));
+    await closed;
+    expect(body.complete).toBe(false);
+  });
+
+  it('re-arms the idle limit on every chunk: a stream slower in total than the limit is not a stall', async () => {
+    const response = post();
+    const { res } = await server.next();
+    const { body } = await response;
+    const events: string[] = [];
+    // Eight gaps of 100 ms: 800 ms in all, against a 400 ms limit that no single gap comes near.
+    const writing = (async () => {
+      for (let i = 0; i < 8; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        res.write(`data: ${i}\n\n`);
+      }
+      res.end();
+    })();
+    await consumeSse(body, 400, 'TEST', (batch) => {
+      events.push(...batch);
+      return false;
+    });
+    await writing;
+    expect(events).toEqual(['0', '1', '2', '3', '4', '5', '6', '7']);
+  });
+
+  it("fails with the handler's error, the socket's, or the call's abort, which closes the socket", async () => {
     const thrown = new Error('bad frame');
-    const body = Readable.from([Buffer.from('data: 1\n\n'), Buffer.from('data: 2\n\n')]);
-    const failed = await consumeSse(body, 1000, 'TEST', () => {
+    const first = post();
+    (await server.next()).res.write('data: 1\n\n');
+    const handlerFailed = await consumeSse((await first).body, 5000, 'TEST', () => {
       throw thrown;
     }).catch((e: unknown) => e);
-    expect(failed).toBe(thrown);
-    expect(body.listenerCount('data') + body.listenerCount('end') + body.listenerCount('close')).toBe(0);
+    expect(handlerFailed).toBe(thrown);
 
-    const broken = new Readable({ read() {} });
-    const reading = consumeSse(broken, 1000, 'TEST', () => false);
-    broken.push('data: 1\n\n');
-    broken.destroy(new Error('socket hang up'));
-    await expect(reading).rejects.toThrow('socket hang up');
+    // The upstream goes away in the middle of the body.
+    const second = post();
+    const cut = await server.next();
+    cut.res.write('data: 1\n\n');
+    const reading = consumeSse((await second).body, 5000, 'TEST', () => false);
+    cut.res.socket?.destroy();
+    await expect(reading).rejects.toThrow('other side closed');
 
-    const cut = new Readable({ read() {} });
-    const cutReading = consumeSse(cut, 1000, 'TEST', () => false);
-    cut.push('data: 1\n\n');
-    cut.destroy();
-    await expect(cutReading).rejects.toThrow('Premature close');
+    // The call is aborted while the body streams: the read fails with its reason and the socket closes.
+    const controller = new AbortController();
+    const third = post(controller.signal);
+    const aborted = await server.next();
+    aborted.res.write('data: 1\n\n');
+    const abortedReading = consumeSse((await third).body, 5000, 'TEST', () => false);
+    const closed = socketClosed(aborted.req);
+    controller.abort(new Error('caller went away'));
+    await expect(abortedReading).rejects.toThrow('caller went away');
+    await closed;
 
-    const gone = new Readable({ read() {} });
-    gone.destroy(new Error('aborted before reading'));
-    await expect(consumeSse(gone, 1000, 'TEST', () => false)).rejects.toThrow('aborted before reading');
+    // A body that failed before it was read hands its error to the reader at once.
+    const late = new AbortController();
+    const fourth = post(late.signal);
+    (await server.next()).res.write('data: 1\n\n');
+    const { body } = await fourth;
+    late.abort(new Error('aborted before reading'));
+    await expect(consumeSse(body, 5000, 'TEST', () => false)).rejects.toThrow('aborted before reading');
+  });
+
+  it('rejects with the abort reason when the call is aborted before any answer, or was aborted already', async () => {
+    const controller = new AbortController();
+    const waiting = post(controller.signal);
+    const { req } = await server.next();
+    const closed = socketClosed(req);
+    controller.abort(new Error('gave up waiting'));
+    await expect(waiting).rejects.toThrow('gave up waiting');
+    await closed;
+    const already = new AbortController();
+    already.abort(new Error('never sent'));
+    await expect(post(already.signal)).rejects.toThrow('never sent');
   });
 });
 

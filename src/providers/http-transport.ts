@@ -1,14 +1,29 @@
-import type { Readable } from 'node:stream';
-import { Agent, Dispatcher, EnvHttpProxyAgent } from 'undici';
+import { Agent, Dispatcher, EnvHttpProxyAgent, util } from 'undici';
 import type { ProxySettings } from './providers.config';
 
 export type ResponseHeaders = Record<string, string | string[] | undefined>;
 
+/** Who reads a response body: its chunks in order, then exactly one of end() or error(). */
+export interface BodyReader {
+  data(chunk: Buffer): void;
+  end(): void;
+  error(err: Error): void;
+}
+
+/** A response body, read once. */
+export interface ResponseBody {
+  /** The whole body has arrived. */
+  readonly complete: boolean;
+  /** Hands the body to `reader`: what has arrived, then the rest as it comes, then its end or its error. */
+  read(reader: BodyReader): void;
+  /** Done with it: a response not yet complete is aborted with `reason`, which closes its socket. */
+  destroy(reason: Error): void;
+}
+
 export interface TransportResponse {
   status: number;
   headers: ResponseHeaders;
-  /** The body as it arrives; iterating it to the end or breaking out closes it. */
-  body: Readable;
+  body: ResponseBody;
 }
 
 /**
@@ -23,11 +38,17 @@ const CONNECTIONS_PER_ORIGIN = 256;
 const PARSED_URLS = 64;
 
 /**
- * POSTs JSON over undici's pooled `request()`: keep-alive connections, no
+ * POSTs JSON over undici's pooled dispatcher: keep-alive connections, no
  * web-stream layer (fetch's cost about a millisecond of CPU per streamed
  * call here), and HTTPS_PROXY / HTTP_PROXY / NO_PROXY through
  * EnvHttpProxyAgent. An abort (signal, or ending the body early) destroys
  * the request's socket at once, so the provider sees the client go.
+ *
+ * Requests go through `dispatch()` with one small handler per request that
+ * is also the response and its body (UpstreamExchange), rather than
+ * `request()`, which makes an async resource, a Node Readable for the body
+ * and the response's parsed headers on every call: about 4 KB and 30-50 µs
+ * of CPU per call in a loopback comparison.
  */
 export class HttpTransport {
   private readonly dispatcher: Dispatcher;
@@ -71,8 +92,12 @@ export class HttpTransport {
     signal: AbortSignal,
   ): Promise<TransportResponse> {
     const { origin, path } = this.split(url);
-    const res = await this.dispatcher.request({ origin, path, method, headers, body, signal });
-    return { status: res.statusCode, headers: res.headers, body: res.body };
+    return new Promise<TransportResponse>((resolve, reject) => {
+      const exchange = new UpstreamExchange(signal, resolve, reject);
+      if (signal.aborted) return exchange.onError(abortReason(signal));
+      signal.addEventListener('abort', exchange, { once: true });
+      this.dispatcher.dispatch({ origin, path, method, headers, body }, exchange);
+    });
   }
 
   destroy(): void {
@@ -94,35 +119,132 @@ export class HttpTransport {
 }
 
 /**
- * Reads a whole body as text, keeping at most `limit` bytes. By its events
- * rather than an async iterator (an async generator and a promise per chunk).
- * @throws the body's error, or `Premature close` when it closes before its end.
+ * One request to undici, as the handler it calls back, the response the
+ * caller gets, and that response's body: one object per request. It takes
+ * undici's classic handler callbacks (onConnect ... onComplete), which undici
+ * 7 runs as they are; the newer controller API would be wrapped per request.
+ * Chunks that arrive before the body has a reader (a short answer comes with
+ * its headers, in the same read) wait for it.
  */
-export function readText(body: Readable, limit = Infinity): Promise<string> {
+class UpstreamExchange implements TransportResponse, ResponseBody, Dispatcher.DispatchHandler {
+  status = 0;
+  private rawHeaders: Buffer[] = [];
+  private parsedHeaders?: ResponseHeaders;
+  /** undici's abort for this request, from onConnect. */
+  private abort?: (err: Error) => void;
+  /** Until the headers or a failure: the caller's promise. */
+  private settle?: { resolve: (res: TransportResponse) => void; reject: (err: Error) => void };
+  private reader?: BodyReader;
+  private queued?: Buffer[];
+  private state: 'open' | 'complete' | 'failed' = 'open';
+  private failure?: Error;
+
+  constructor(
+    private readonly signal: AbortSignal,
+    resolve: (res: TransportResponse) => void,
+    reject: (err: Error) => void,
+  ) {
+    this.settle = { resolve, reject };
+  }
+
+  get headers(): ResponseHeaders {
+    // Only a failed response's Retry-After is ever read: parsed on demand.
+    return (this.parsedHeaders ??= util.parseHeaders(this.rawHeaders));
+  }
+
+  get body(): ResponseBody {
+    return this;
+  }
+
+  get complete(): boolean {
+    return this.state === 'complete';
+  }
+
+  /** The call's signal (this object is its listener): aborts the request wherever it is. */
+  handleEvent(): void {
+    this.abort?.(abortReason(this.signal));
+  }
+
+  onConnect(abort: (err?: Error) => void): void {
+    // Aborted while waiting for a connection: the listener found no request to abort yet.
+    if (this.signal.aborted) abort(abortReason(this.signal));
+    else this.abort = abort;
+  }
+
+  onHeaders(status: number, rawHeaders: Buffer[]): boolean {
+    if (status < 200) return true;
+    this.status = status;
+    this.rawHeaders = rawHeaders;
+    const settle = this.settle;
+    this.settle = undefined;
+    settle?.resolve(this);
+    return true;
+  }
+
+  onData(chunk: Buffer): boolean {
+    if (this.reader) this.reader.data(chunk);
+    else (this.queued ??= []).push(chunk);
+    return true;
+  }
+
+  onComplete(): void {
+    this.state = 'complete';
+    this.signal.removeEventListener('abort', this);
+    this.reader?.end();
+  }
+
+  onError(err: Error): void {
+    if (this.state !== 'open') return;
+    this.state = 'failed';
+    this.failure = err;
+    this.signal.removeEventListener('abort', this);
+    const settle = this.settle;
+    this.settle = undefined;
+    if (settle) settle.reject(err);
+    else this.reader?.error(err);
+  }
+
+  read(reader: BodyReader): void {
+    if (this.reader) throw new Error('A response body is read once');
+    this.reader = reader;
+    const queued = this.queued;
+    this.queued = undefined;
+    if (queued) for (const chunk of queued) reader.data(chunk);
+    if (this.state === 'complete') reader.end();
+    else if (this.state === 'failed') reader.error(this.failure!);
+  }
+
+  destroy(reason: Error): void {
+    if (this.state !== 'open') return;
+    this.queued = undefined;
+    if (this.abort) this.abort(reason);
+    else this.onError(reason);
+  }
+}
+
+function abortReason(signal: AbortSignal): Error {
+  return signal.reason instanceof Error ? signal.reason : new Error('This operation was aborted');
+}
+
+/**
+ * Reads a whole body as text, keeping at most `limit` bytes.
+ * @throws the body's error (its request's abort reason, a socket closed before the end).
+ */
+export function readText(body: ResponseBody, limit = Infinity): Promise<string> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
-    const onData = (chunk: Buffer): void => {
-      if (size < limit) chunks.push(chunk);
-      size += chunk.length;
-    };
-    const onEnd = (): void => {
-      done();
-      const text = (chunks.length === 1 ? chunks[0] : Buffer.concat(chunks)).toString('utf8');
-      resolve(Number.isFinite(limit) ? text.slice(0, limit) : text);
-    };
-    const onError = (err: Error): void => {
-      done();
-      reject(err);
-    };
-    // After 'end' this never runs (done() removed it); before it, the body was cut off.
-    const onClose = (): void => onError(new Error('Premature close'));
-    const done = (): void => {
-      body.off('data', onData).off('end', onEnd).off('error', onError).off('close', onClose);
-    };
-    // Destroyed already: its 'error' may still be on its way, with nobody left to tell.
-    if (body.destroyed) return reject(body.on('error', () => undefined).errored ?? new Error('Premature close'));
-    body.on('data', onData).on('end', onEnd).on('error', onError).on('close', onClose);
+    body.read({
+      data(chunk) {
+        if (size < limit) chunks.push(chunk);
+        size += chunk.length;
+      },
+      end() {
+        const text = (chunks.length === 1 ? chunks[0] : Buffer.concat(chunks)).toString('utf8');
+        resolve(Number.isFinite(limit) ? text.slice(0, limit) : text);
+      },
+      error: reject,
+    });
   });
 }
 

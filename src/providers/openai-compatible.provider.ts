@@ -51,7 +51,7 @@ const MAX_ERROR_BODY = 64 * 1024;
 
 /**
  * Shared client for OpenAI-compatible chat APIs, on undici's pooled
- * request() (see HttpTransport) and our own SSE parser rather than the
+ * dispatcher (see HttpTransport) and our own SSE parser rather than the
  * openai SDK: the SDK's retries and timeouts would fight our single deadline
  * budget, its types drop `reasoning_content`, GLM's top-level `web_search`
  * and Kimi's usage-in-choices, and this way an abort closes the upstream
@@ -540,9 +540,8 @@ export abstract class OpenAiCompatibleLlmProvider extends LlmProvider {
         },
       );
     } finally {
-      const body = response.body;
       // A fixed reason: without one undici makes a stack-captured error per call.
-      if (!body.readableEnded) body.on('error', ignore).destroy(ATTEMPT_ENDED);
+      if (!response.body.complete) response.body.destroy(ATTEMPT_ENDED);
     }
   }
 
@@ -849,10 +848,6 @@ function mergeToolCall(calls: Map<number, LlmToolCall>, tc: RawToolCall): void {
 /** The latency family of a request: the same model can be far slower with search or thinking. */
 function attemptFamily(req: LlmRequest): string {
   return `${req.model}${req.webSearch ? '+web' : ''}${req.thinking ? '+thinking' : ''}`;
-}
-
-function ignore(): void {
-  // An error on a body the attempt is done with has nobody left to tell.
 }
 
 function describe(err: unknown): string {

@@ -1,4 +1,4 @@
-import type { Readable } from 'node:stream';
+import type { ResponseBody } from './http-transport';
 import { UpstreamFailure } from './providers.errors';
 
 const CR = 13;
@@ -58,19 +58,15 @@ export class SseDecoder {
  * Reads a streamed response body to its end, or until `onEvents` returns
  * true (`[DONE]`), handing it the events of each read as one batch (a whole
  * short answer usually arrives in one read). Fails with a retryable `idle`
- * failure when no byte arrives for `idleMs`, so a stalled stream ends early;
- * with the body's own error when it fails or is aborted, and with a
- * `Premature close` error when it closes before its end. A throw from
- * `onEvents` fails the read with that error.
- *
- * It listens to the body's events rather than iterating it: an async
- * iterator costs an async generator, a promise per chunk and a race against
- * the idle timer per read, which every streamed call paid. Stopping early
- * leaves the body as it is: the caller ends its request, which closes the
- * socket only if the response is still incomplete.
+ * failure when no byte arrives for `idleMs`, so a stalled stream ends early,
+ * and with the body's own error when it fails or is aborted. A throw from
+ * `onEvents` fails the read with that error. After the read has settled,
+ * whatever the body still delivers is ignored: stopping early leaves the
+ * body as it is, and the caller ends its request, which closes the socket
+ * only if the response is still incomplete.
  */
 export function consumeSse(
-  body: Readable,
+  body: ResponseBody,
   idleMs: number,
   provider: string,
   onEvents: (events: string[]) => boolean,
@@ -82,7 +78,6 @@ export function consumeSse(
       if (settled) return;
       settled = true;
       clearTimeout(idle);
-      body.off('data', onData).off('end', onEnd).off('error', finish).off('close', onClose);
       if (err === undefined) resolve();
       else reject(err);
     };
@@ -94,23 +89,23 @@ export function consumeSse(
         return true;
       }
     };
-    const onData = (chunk: Buffer): void => {
-      idle.refresh();
-      if (deliver(sse.push(chunk))) finish();
-    };
-    const onEnd = (): void => {
-      deliver(sse.end());
-      finish();
-    };
-    // After 'end' this is a no-op; before it, the body was cut off (the caller reports it as interrupted).
-    const onClose = (): void => finish(new Error('Premature close'));
     const idle = setTimeout(() => {
       const secs = Math.round(idleMs / 1000);
       finish(new UpstreamFailure(`${provider} stream sent nothing for ${secs}s`, 'idle', true, { provider }));
     }, idleMs);
-    // Destroyed already: its 'error' may still be on its way, with nobody left to tell.
-    if (body.destroyed) return finish(body.on('error', () => undefined).errored ?? new Error('Premature close'));
-    body.on('data', onData).on('end', onEnd).on('error', finish).on('close', onClose);
+    body.read({
+      data(chunk) {
+        if (settled) return;
+        idle.refresh();
+        if (deliver(sse.push(chunk))) finish();
+      },
+      end() {
+        if (settled) return;
+        deliver(sse.end());
+        finish();
+      },
+      error: finish,
+    });
   });
 }
 
