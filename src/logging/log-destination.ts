@@ -10,6 +10,9 @@ const BATCH_CHARS = 4096;
 /** What may wait unwritten while stdout does not keep up; lines beyond it are dropped, not queued without end. */
 const MAX_WAITING_BYTES = 16 * 1024 * 1024;
 
+/** How long a stop waits for stdout to take the last lines. */
+const SHUTDOWN_DRAIN_MS = 2000;
+
 type Stdout = ReturnType<typeof pino.destination>;
 
 /**
@@ -67,12 +70,29 @@ export class LogDestination implements OnApplicationShutdown {
     this.out.write(batch);
   }
 
-  onApplicationShutdown(): void {
+  /**
+   * Hands over what waits and lets stdout take it before the process exits:
+   * a write still in libuv's thread pool when `process.exit` runs is lost,
+   * and pino's exit flush writes only what was not handed over yet. Bounded,
+   * so a stdout that no longer reads cannot hold the stop.
+   */
+  async onApplicationShutdown(): Promise<void> {
     clearInterval(this.timer);
     this.flush();
     // Lines logged after shutdown go straight out, so none is left waiting for a flush that never comes.
     this.gather = false;
     process.removeListener('exit', this.atExit);
+    const out = this.out;
+    if (!out || !writing(out)) return;
+    await new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        out.off('drain', done);
+        resolve();
+      };
+      const timer = setTimeout(done, SHUTDOWN_DRAIN_MS);
+      out.on('drain', done);
+    });
   }
 
   /** At exit no asynchronous write can finish: what waits is written synchronously, or lost with stdout. */
@@ -87,4 +107,9 @@ export class LogDestination implements OnApplicationShutdown {
       // stdout closed or full at exit: nothing is left to write with.
     }
   }
+}
+
+/** sonic-boom 4 has no public "writing" flag; should its private one go, a stop waits for nothing, as before. */
+function writing(out: object): boolean {
+  return (out as { _writing?: unknown })._writing === true;
 }
