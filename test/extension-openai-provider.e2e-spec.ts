@@ -21,7 +21,7 @@ const acmeApi = { baseUrl: '' };
  */
 @Injectable()
 class AcmeLlmProvider extends OpenAiCompatibleLlmProvider {
-  readonly id = 'ACME';
+  readonly id: string = 'ACME';
   protected readonly displayName = 'Acme';
 
   constructor(

@@ -6,7 +6,7 @@ import { selectTimeoutSecs } from '../src/providers/provider-timeouts';
 import { TestLlmProvider } from './support/test-provider.module';
 import { UpstreamFailure } from '../src/providers/providers.errors';
 import { decideRetry, fullJitterBackoff, MIN_USEFUL_ATTEMPT_MS, retryAfterMs } from '../src/providers/retry-policy';
-import { HttpTransport, readText, TransportResponse } from '../src/providers/http-transport';
+import { HttpTransport, MAX_UNREAD_BODY_BYTES, readText, TransportResponse } from '../src/providers/http-transport';
 import { consumeSse, SseDecoder } from '../src/providers/sse.parser';
 import { waitFor } from './support/wait';
 
@@ -158,6 +158,39 @@ describe('HttpTransport and consumeSse on a real loopback server', () => {
     (await server.next()).res.end('0123456789');
     expect(await readText((await limited).body, 4)).toBe('0123');
   });
+
+  it('stops reading the socket once an unread body holds 1 MiB, and hands over all of it once read', async () => {
+    const TOTAL = 32 * 1024 * 1024;
+    const responding = post();
+    const { res } = await server.next();
+    const response = await responding;
+    let written = 0;
+    let finished = false;
+    let blockedSince = 0;
+    void (async () => {
+      const chunk = Buffer.alloc(64 * 1024, 'a');
+      while (written < TOTAL) {
+        written += chunk.length;
+        if (!res.write(chunk)) {
+          blockedSince = Date.now();
+          await new Promise((resolve) => res.once('drain', resolve));
+          blockedSince = 0;
+        }
+      }
+      res.end();
+      finished = true;
+    })();
+    // Held back: the server has waited a full second for the client to take more.
+    await waitFor(
+      () => finished || (blockedSince > 0 && Date.now() - blockedSince > 1000),
+      30_000,
+      'the server to finish or be held back',
+    );
+    expect(finished).toBe(false);
+    expect(written).toBeGreaterThanOrEqual(MAX_UNREAD_BODY_BYTES);
+    expect((await readText(response.body)).length).toBe(TOTAL);
+    expect(finished).toBe(true);
+  }, 60_000);
 
   it('hands over the events of each read, and nothing after the batch whose handler returns true', async () => {
     const response = post();

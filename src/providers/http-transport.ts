@@ -126,6 +126,13 @@ export class HttpTransport {
  * Chunks that arrive before the body has a reader (a short answer comes with
  * its headers, in the same read) wait for it.
  */
+/**
+ * What an unread body may hold for its reader. Past it, undici stops reading
+ * the socket until the body is read, so an upstream that sends faster than
+ * the body is taken up waits in TCP, not in this process's memory.
+ */
+export const MAX_UNREAD_BODY_BYTES = 1024 * 1024;
+
 class UpstreamExchange implements TransportResponse, ResponseBody, Dispatcher.DispatchHandler {
   status = 0;
   headers: ResponseHeaders = {};
@@ -137,6 +144,9 @@ class UpstreamExchange implements TransportResponse, ResponseBody, Dispatcher.Di
   private settle?: { resolve: (res: TransportResponse) => void; reject: (err: Error) => void };
   private reader?: BodyReader;
   private queued?: Buffer[];
+  private queuedBytes = 0;
+  /** undici's resume for this response's socket, from onHeaders. */
+  private resume?: () => void;
   private wasRead = false;
   private state: 'open' | 'complete' | 'failed' = 'open';
   private failure?: Error;
@@ -165,9 +175,10 @@ class UpstreamExchange implements TransportResponse, ResponseBody, Dispatcher.Di
     else this.abort = abort;
   }
 
-  onHeaders(status: number, rawHeaders: Buffer[]): boolean {
+  onHeaders(status: number, rawHeaders: Buffer[], resume: () => void): boolean {
     if (status < 200) return true;
     this.status = status;
+    this.resume = resume;
     // Parsed now, into strings: the raw ones are views of the socket's read buffer.
     this.headers = util.parseHeaders(rawHeaders);
     const settle = this.settle;
@@ -177,9 +188,14 @@ class UpstreamExchange implements TransportResponse, ResponseBody, Dispatcher.Di
   }
 
   onData(chunk: Buffer): boolean {
-    if (this.reader) this.reader.data(chunk);
-    else (this.queued ??= []).push(chunk);
-    return true;
+    if (this.reader) {
+      this.reader.data(chunk);
+      return true;
+    }
+    (this.queued ??= []).push(chunk);
+    this.queuedBytes += chunk.length;
+    // false pauses the socket; read() resumes it.
+    return this.queuedBytes < MAX_UNREAD_BODY_BYTES;
   }
 
   onComplete(): void {
@@ -210,6 +226,7 @@ class UpstreamExchange implements TransportResponse, ResponseBody, Dispatcher.Di
     this.signal?.removeEventListener('abort', this);
     this.signal = undefined;
     this.abort = undefined;
+    this.resume = undefined;
     const reader = this.reader;
     this.reader = undefined;
     return reader;
@@ -219,16 +236,20 @@ class UpstreamExchange implements TransportResponse, ResponseBody, Dispatcher.Di
     if (this.wasRead) throw new Error('A response body is read once');
     this.wasRead = true;
     const queued = this.queued;
+    const paused = this.queuedBytes >= MAX_UNREAD_BODY_BYTES;
     this.queued = undefined;
+    this.queuedBytes = 0;
     if (this.state === 'open') this.reader = reader;
     if (queued) for (const chunk of queued) reader.data(chunk);
     if (this.state === 'complete') reader.end();
     else if (this.state === 'failed') reader.error(this.failure!);
+    else if (paused) this.resume?.();
   }
 
   destroy(reason: Error): void {
     if (this.state !== 'open') return;
     this.queued = undefined;
+    this.queuedBytes = 0;
     if (this.abort) this.abort(reason);
     else this.onError(reason);
   }
