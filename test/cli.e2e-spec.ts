@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { connect, createServer, type Socket } from 'node:net';
 import { resolve } from 'node:path';
 import { runCli, type CliIo } from '../src/cli/cli.commands';
 import { EXIT_CODES } from '../src/cli/cli.errors';
@@ -86,6 +86,39 @@ async function closedPort(): Promise<number> {
   const { port } = server.address() as { port: number };
   await new Promise<void>((r) => server.close(() => r()));
   return port;
+}
+
+/**
+ * A TCP relay to the daemon that holds back each connection whose first bytes
+ * are a /metrics request, as a busy or distant daemon would answer.
+ */
+async function slowMetricsProxy(port: string, delayMs: number): Promise<{ url: string; close(): Promise<void> }> {
+  const sockets = new Set<Socket>();
+  const server = createServer((client) => {
+    sockets.add(client);
+    client.once('data', (first: Buffer) => {
+      const upstream = connect(Number(port), '127.0.0.1');
+      sockets.add(upstream);
+      const relay = () => {
+        upstream.write(first);
+        client.pipe(upstream).pipe(client);
+      };
+      if (first.toString('latin1').startsWith('GET /metrics')) setTimeout(relay, delayMs);
+      else relay();
+      upstream.on('error', () => client.destroy()).on('close', () => sockets.delete(upstream));
+    });
+    client.on('error', () => undefined).on('close', () => sockets.delete(client));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { port: own } = server.address() as { port: number };
+  return {
+    url: `ws://127.0.0.1:${own}/`,
+    close: () =>
+      new Promise<void>((r) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => r());
+      }),
+  };
 }
 
 const runs = (daemon: TestDaemon, tool: string) => daemon.probe.runs.get(tool) ?? 0;
@@ -320,11 +353,34 @@ describe('exai CLI', () => {
         env,
         interrupt: interrupt.signal,
       });
-      await waitFor(() => stdout.includes('Recent calls'), 'the first frame');
-      await cli(['call', 'test_echo', '--arg', 'text=counted'], env);
-      await waitFor(() => /^ {2}test_echo +success +\d+ +\+1$/m.test(stdout), 'a +1 change');
-      interrupt.abort();
+      try {
+        // A frame whose scrape has the counts, so the next one has something to compare with.
+        await waitFor(() => /^ {2}test_echo +success +\d+/m.test(stdout), 'a frame with the call counts');
+        await cli(['call', 'test_echo', '--arg', 'text=counted'], env);
+        await waitFor(() => /^ {2}test_echo +success +\d+ +\+1$/m.test(stdout), 'a +1 change');
+      } finally {
+        // Also on failure: a watch left running keeps jest from exiting.
+        interrupt.abort();
+      }
       expect(await within(running, RUN_MS, 'watch to stop')).toBe(0);
+    });
+
+    it('shows the call counts when /metrics answers slower than a short interval', async () => {
+      const proxy = await slowMetricsProxy(new URL(daemon.url).port, 400);
+      const interrupt = new AbortController();
+      let stdout = '';
+      const running = runCli(['watch', '--interval', '100'], {
+        stdout: { write: (s: string) => (stdout += s) },
+        stderr: { write: () => true },
+        env: { EXAI_WS_URL: proxy.url },
+        interrupt: interrupt.signal,
+      });
+      try {
+        await waitFor(() => /^ {2}test_echo +success +\d+/m.test(stdout), 'a frame with the call counts');
+      } finally {
+        interrupt.abort();
+        await within(running, RUN_MS, 'watch to stop').finally(() => proxy.close());
+      }
     });
 
     it('rejects a too short --interval as a usage error', async () => {

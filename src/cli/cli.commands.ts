@@ -177,7 +177,9 @@ async function watch(argv: string[], io: CliIo): Promise<ExitCode> {
       for (let frame = 0; ; frame++) {
         const [snapshot, calls] = await Promise.all([
           healthOrError(client),
-          fetchCallCounts(scrapeUrl, Math.min(intervalMs, HEALTH_TIMEOUT_MS), config.token),
+          // The frame waits for health anyway, so a scrape slower than a short
+          // interval costs nothing; bounding it by the interval lost the counts.
+          fetchCallCounts(scrapeUrl, HEALTH_TIMEOUT_MS, config.token),
         ]);
         const text = renderWatch({ url: config.url, now: Date.now(), intervalMs, health: snapshot, calls, previous });
         io.stdout.write((tty ? ANSI.clearScreen : frame > 0 ? '\n' : '') + text);
