@@ -128,15 +128,20 @@ describe('keepalive', () => {
       await new Promise((r) => ws.once('open', r));
       ws.send(JSON.stringify({ op: 'hello' }));
       const pongs = setInterval(() => ws.pong(Buffer.from('keep me')), 100);
-      const code = await new Promise<number>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error('not dropped')), 10_000);
-        ws.once('close', (c) => {
-          clearTimeout(timer);
-          resolve(c);
+      try {
+        const code = await new Promise<number>((resolve, reject) => {
+          const timer = setTimeout(() => reject(new Error('not dropped')), 10_000);
+          ws.once('close', (c) => {
+            clearTimeout(timer);
+            resolve(c);
+          });
         });
-      });
-      clearInterval(pongs);
-      expect(code).toBe(1006);
+        expect(code).toBe(1006);
+      } finally {
+        // Also when the drop never comes: a live interval keeps jest from exiting.
+        clearInterval(pongs);
+        ws.terminate();
+      }
     } finally {
       await daemon.close();
     }
