@@ -5,6 +5,7 @@ import { resolve } from 'node:path';
 import { runCli, type CliIo } from '../src/cli/cli.commands';
 import { EXIT_CODES } from '../src/cli/cli.errors';
 import { startTestDaemon, type TestDaemon } from './support/daemon';
+import { within } from './support/wait';
 import { TestClient } from './support/ws-client';
 
 // The bin tests run the compiled CLI (`npm test` builds dist/ first), so the
@@ -17,14 +18,6 @@ interface Run {
   code: number;
   stdout: string;
   stderr: string;
-}
-
-function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what}: not within ${ms}ms`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
 async function waitFor(condition: () => boolean, what: string, ms = 5000): Promise<void> {

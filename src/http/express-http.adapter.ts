@@ -1,6 +1,9 @@
 import type { NestApplicationOptions } from '@nestjs/common';
 import { ExpressAdapter } from '@nestjs/platform-express';
-import { createServer, IncomingMessage, RequestListener, ServerResponse } from 'node:http';
+import { createServer, IncomingMessage, RequestListener, Server, ServerResponse } from 'node:http';
+
+/** After this, a closing server destroys what is still open: the stop must end. */
+const FORCE_CLOSE_MS = 5_000;
 
 /** What this adapter touches of the Express application (express ships no types here). */
 interface ExpressApp extends RequestListener {
@@ -43,6 +46,23 @@ export class ExaiExpressAdapter extends ExpressAdapter {
     this.Response = ExaiResponse;
   }
 
+  /**
+   * Node's `close()` ends the keep-alive connections idle at that moment and
+   * then waits for the rest. One busy at that moment stayed open after its
+   * answer, and a client polling over it inside the keep-alive timeout (an
+   * open status page polls every 2 s) kept the stop from ever ending. From
+   * here on every answer closes its connection, and whatever is still open
+   * after FORCE_CLOSE_MS (a request that never finishes arriving) is
+   * destroyed.
+   */
+  override close(): Promise<unknown> | undefined {
+    const server = this.httpServer as Server | undefined;
+    if (!server) return super.close();
+    server.prependListener('request', closeAfterAnswer);
+    const force = setTimeout(() => server.closeAllConnections(), FORCE_CLOSE_MS);
+    return Promise.resolve(super.close()).finally(() => clearTimeout(force));
+  }
+
   /** The options this daemon never sets (HTTPS, 503 while closing, forced closes) keep Nest's own server. */
   override initHttpServer(options: NestApplicationOptions): void {
     if (options?.httpsOptions || options?.return503OnClosing || options?.forceCloseConnections) {
@@ -54,4 +74,8 @@ export class ExaiExpressAdapter extends ExpressAdapter {
       this.getInstance<ExpressApp>(),
     );
   }
+}
+
+function closeAfterAnswer(_req: IncomingMessage, res: ServerResponse): void {
+  res.shouldKeepAlive = false;
 }
