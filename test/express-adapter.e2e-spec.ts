@@ -52,12 +52,7 @@ describe('the HTTP server under Express', () => {
      * closes: Node ends only the connections idle at that moment, and this
      * one is not.
      */
-    async function busyWhenTheStopBegins(): Promise<{
-      socket: Socket;
-      answers: RawAnswers;
-      stopped: Promise<void>;
-      server: Server;
-    }> {
+    async function busyWhenTheStopBegins(): Promise<{ socket: Socket; answers: RawAnswers; stopped: Promise<void> }> {
       const running = await startTestDaemon({ EXAI_PROVIDERS_MODE: 'simulated' });
       daemon = running;
       const server = running.app.getHttpServer() as Server;
@@ -72,7 +67,7 @@ describe('the HTTP server under Express', () => {
       const stopped = running.close();
       daemon = undefined;
       await waitFor(() => !server.listening, 10_000, 'the server to stop listening');
-      return { socket, answers, stopped, server };
+      return { socket, answers, stopped };
     }
 
     it('closes the connection after each answer, so a client polling over keep-alive (an open status page) cannot hold it', async () => {
@@ -146,7 +141,7 @@ class RawAnswers {
         const head = this.buffered.slice(0, end);
         const rest = this.buffered.slice(end + 4);
         const bodyEnd = /^transfer-encoding: *chunked/im.test(head)
-          ? rest.indexOf('0\r\n\r\n') + 5
+          ? chunkedEnd(rest)
           : Number(/^content-length: *(\d+)/im.exec(head)?.[1] ?? 0);
         if (bodyEnd >= 0 && rest.length >= bodyEnd) {
           this.buffered = rest.slice(bodyEnd);
@@ -160,5 +155,19 @@ class RawAnswers {
         setTimeout(wake, 100);
       });
     }
+  }
+}
+
+/** Where a chunked body ends (after its last, empty chunk), or -1 while it has not arrived whole. */
+function chunkedEnd(body: string): number {
+  let at = 0;
+  for (;;) {
+    const line = body.indexOf('\r\n', at);
+    if (line < 0) return -1;
+    const size = parseInt(body.slice(at, line), 16);
+    if (Number.isNaN(size)) return -1;
+    at = line + 2 + size + 2;
+    if (at > body.length) return -1;
+    if (size === 0) return at;
   }
 }
